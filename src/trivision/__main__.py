@@ -1,0 +1,5 @@
+import sys
+
+from trivision.cli import main
+
+sys.exit(main())

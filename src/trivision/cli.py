@@ -1,0 +1,181 @@
+"""The command line: `trivision <command> <task> ...`. Tables for people; the last stdout line is JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from trivision.errors import TrivisionError
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, default=_jsonable), flush=True)
+
+
+def _jsonable(v):
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return str(v)
+
+
+# --- train -------------------------------------------------------------------------------------
+
+def cmd_train(args) -> None:
+    from trivision.config import apply_overrides, load_config
+    from trivision.tasks import get_task
+    from trivision.train import train
+
+    task = get_task(args.task)
+    cfg = load_config(args.config, task.default_config())
+    flags = {"model": args.model, "data": args.data, "split": args.split, "image_size": args.image_size,
+             "batch_size": args.batch_size, "seed": args.seed, "output_dir": args.output_dir,
+             "threads": args.threads, "limit": args.limit, "steps_per_epoch": args.steps_per_epoch,
+             "classes": getattr(args, "classes", None), "backbone": getattr(args, "backbone", None)}
+    for key, value in flags.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    if args.resume is not None:
+        cfg.resume = args.resume
+    if args.skip_bad:
+        cfg.skip_bad = True
+    if args.no_augment:
+        cfg.augment.enabled = False
+    if args.epochs is not None or args.lr is not None:
+        if len(cfg.phases) != 1:
+            raise TrivisionError("--epochs/--lr set a single phase; use --set phases=... or a config file")
+        cfg.phases[0].epochs = args.epochs if args.epochs is not None else cfg.phases[0].epochs
+        cfg.phases[0].lr = args.lr if args.lr is not None else cfg.phases[0].lr
+    cfg = apply_overrides(cfg, args.set or [])
+    summary = train(task, cfg, log=lambda s: print(s, flush=True))
+    if "test" in summary:
+        _print_metrics_table(summary["test"])
+    _print_json(summary)
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+
+def cmd_evaluate(args) -> None:
+    from trivision.evaluate import evaluate
+    result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
+                      framing=args.framing, skip_bad=args.skip_bad, limit=args.limit)
+    _print_metrics_table(result)
+    _print_json(result)
+
+
+def _print_metrics_table(metrics: dict) -> None:
+    width = max(len(k) for k in metrics)
+    for k, v in metrics.items():
+        if isinstance(v, float):
+            shown = "n/a" if math.isnan(v) else (f"{100 * v:.2f}%" if 0 <= v <= 1 and k != "loss" else f"{v:.4f}")
+        else:
+            shown = str(v)
+        print(f"{k:<{width}}  {shown}")
+
+
+# --- predict -----------------------------------------------------------------------------------
+
+def cmd_predict(args) -> None:
+    from trivision.predict import predict_files
+    failed = 0
+    for line in predict_files(args.task, args.images, model=args.weights or args.model, framing=args.framing):
+        if "error" in line:
+            failed += 1
+            print(f"error: {line['error']}", file=sys.stderr)
+        _print_json(line)
+    if failed:
+        raise SystemExit(1)
+
+
+# --- augment-preview, params -------------------------------------------------------------------
+
+def cmd_augment_preview(args) -> None:
+    from trivision.preview import augment_preview
+    out = augment_preview(args.images, args.output, size=args.image_size, copies=args.copies, seed=args.seed)
+    _print_json({"output": str(out)})
+
+
+def cmd_params(args) -> None:
+    from trivision.engine.report import param_counts, params_table
+    from trivision.models import create_model, list_models
+    names = args.models or list_models()
+    rows = [(n, param_counts(create_model(n))) for n in names]
+    print(params_table(rows), end="")
+    _print_json({n: c for n, c in rows})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trivision", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model; writes a run folder")
+    t.add_argument("task", choices=["gender"])
+    t.add_argument("--model")
+    t.add_argument("--data", help="dataset folder (labels.csv, the lab's .npy arrays, or class folders)")
+    t.add_argument("--split", choices=["image", "identity"])
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--image-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--output-dir", help="the run folder (default runs/<task>-<model>-<time>)")
+    t.add_argument("--config", help="TOML file of settings; flags override it")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting, e.g. augment.rotation=10")
+    t.add_argument("--resume", nargs="?", const="auto", help="continue from --output-dir's last checkpoint, or FILE")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--limit", type=int, help="use only the first N rows (quick runs)")
+    t.add_argument("--steps-per-epoch", type=int)
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--skip-bad", action="store_true", help="skip undecodable images (counted) instead of stopping")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset or a run's test split")
+    e.add_argument("task", choices=["gender"])
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="dataset folder: every row is evaluated")
+    src.add_argument("--run", help="run folder: its saved test split is evaluated with its weights")
+    e.add_argument("--model", help="shipped model name")
+    e.add_argument("--weights", help="a .safetensors file or run folder")
+    e.add_argument("--framing", choices=["detect", "as-is"], default="detect")
+    e.add_argument("--limit", type=int)
+    e.add_argument("--skip-bad", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="predict photos; one JSON line per face (gender)")
+    pr.add_argument("task", choices=["gender"])
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--model", default=None)
+    pr.add_argument("--weights")
+    pr.add_argument("--framing", choices=["detect", "as-is"], default="detect")
+    pr.set_defaults(func=cmd_predict)
+
+    a = sub.add_parser("augment-preview", help="a grid of augmented copies of some photos")
+    a.add_argument("images", nargs="+")
+    a.add_argument("--output", default="augment-preview.png")
+    a.add_argument("--image-size", type=int, default=100)
+    a.add_argument("--copies", type=int, default=7)
+    a.add_argument("--seed", type=int, default=0)
+    a.set_defaults(func=cmd_augment_preview)
+
+    pa = sub.add_parser("params", help="parameter table (total / trainable / non-trainable)")
+    pa.add_argument("models", nargs="*")
+    pa.set_defaults(func=cmd_params)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TrivisionError as e:
+        print(f"trivision: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trivision: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""One training config dataclass: built-in defaults per task, a TOML file over them, flags over that."""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from trivision.data.augment import AugmentConfig
+from trivision.errors import TrivisionError
+
+
+@dataclass
+class Phase:
+    name: str = "train"
+    epochs: int = 30
+    lr: float = 1e-3
+    freeze_backbone: bool = False
+
+
+@dataclass
+class TrainConfig:
+    task: str = "gender"
+    model: str = "gender-cnn"
+    data: str = ""
+    split: str = "image"              # image | identity
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    image_size: int = 100
+    batch_size: int = 64
+    optimizer: str = "adam"           # adam | adamw | sgd
+    weight_decay: float = 0.0
+    schedule: str = "cosine"          # constant | cosine
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    dropout: float = 0.5
+    phases: list[Phase] = field(default_factory=lambda: [Phase()])
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+    output_dir: str = ""              # the run folder; default runs/<task>-<model>-<time>
+    resume: str = ""                  # '' | 'auto' (output_dir's last.pt) | a checkpoint path
+    threads: int = 0                  # 0: torch's default
+    channels_last: bool = True
+    steps_per_epoch: int = 0          # 0: a full pass over the training split
+    limit: int = 0                    # use only the first N rows of the dataset (quick runs)
+    skip_bad: bool = False            # skip undecodable images, counting them, instead of stopping
+    classes: str = ""                 # a subset of class ids (cars), e.g. "1-20"
+    backbone: str = ""                # backbone for models that take one
+
+
+def _build(cls, data: dict, where: str):
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise TrivisionError(f"{where}: unknown setting '{key}' (known: {', '.join(names)})")
+        if key == "phases":
+            value = [_build(Phase, p, f"{where}.phases") for p in value]
+        elif key == "augment":
+            value = _build(AugmentConfig, value, f"{where}.augment")
+            value.zoom = tuple(value.zoom)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None, base: TrainConfig) -> TrainConfig:
+    """Apply a TOML file over `base` (keys missing from the file keep base's values)."""
+    if not path:
+        return base
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise TrivisionError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise TrivisionError(f"{path}: not valid TOML ({e})") from None
+    merged = to_dict(base)
+    for key, value in data.items():
+        if key == "augment" and isinstance(value, dict):
+            merged["augment"].update(value)
+        else:
+            merged[key] = value
+    return _build(TrainConfig, merged, str(path))
+
+
+def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
+    """`key=value` pairs, dotted for nested fields (augment.rotation=10); values are TOML literals."""
+    data = to_dict(cfg)
+    for pair in pairs:
+        if "=" not in pair:
+            raise TrivisionError(f"--set expects key=value, got '{pair}'")
+        key, raw = pair.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word is a string
+        target = data
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            if not isinstance(target.get(p), dict):
+                raise TrivisionError(f"--set {key}: '{p}' is not a group of settings")
+            target = target[p]
+        if leaf not in target:
+            raise TrivisionError(f"--set {key}: unknown setting")
+        target[leaf] = value
+    return _build(TrainConfig, data, "--set")
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    data = to_dict(cfg)
+    data["augment"]["zoom"] = list(data["augment"]["zoom"])
+    path.write_text(tomli_w.dumps(data))

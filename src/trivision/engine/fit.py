@@ -1,0 +1,212 @@
+"""The training engine: any model, any task, one or more phases, resumable, atomic checkpoints.
+
+A task tells the engine four things: how to turn an augmented batch into (inputs, targets), the loss,
+how many predictions were correct (or None), and which parameters train in a phase. The engine knows
+nothing about faces, cars or colours.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from trivision.config import Phase, TrainConfig, save_config
+from trivision.data.augment import augment_batch, build_augment
+from trivision.engine import report
+from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
+from trivision.errors import TrivisionError
+
+
+@dataclass
+class TensorData:
+    images: torch.Tensor   # uint8 (N, 3, H, W), decoded once and kept in memory
+    targets: torch.Tensor  # (N, ...) whatever the task's loss wants
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class Trainable(Protocol):
+    def batch(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+    def correct(self, outputs: torch.Tensor, targets: torch.Tensor) -> int | None: ...
+    def set_phase(self, model: nn.Module, phase: Phase) -> None: ...
+
+
+class NonFiniteLoss(TrivisionError):
+    pass
+
+
+def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    raise TrivisionError(f"unknown optimizer '{cfg.optimizer}' (use adam, adamw or sgd)")
+
+
+def make_schedule(cfg: TrainConfig, opt, total_steps: int, steps_per_epoch: int):
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if cfg.schedule == "constant":
+            return 1.0
+        if cfg.schedule == "cosine":
+            t = (step - warmup) / max(1, total_steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+        raise TrivisionError(f"unknown schedule '{cfg.schedule}' (use constant or cosine)")
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def _to_model_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+@torch.no_grad()
+def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: int,
+              channels_last: bool = True) -> dict:
+    """Loss, accuracy and raw outputs of `model` over `data`, without augmentation."""
+    model.eval()
+    total_loss, correct, n, outputs = 0.0, 0, 0, []
+    for start in range(0, len(data), batch_size):
+        x = data.images[start:start + batch_size].float().div_(255.0)
+        inputs, targets = task.batch(x, data.targets[start:start + batch_size])
+        out = model(_to_model_layout(inputs, channels_last))
+        total_loss += float(task.loss(out, targets)) * len(x)
+        c = task.correct(out, targets)
+        correct = None if c is None else correct + c
+        n += len(x)
+        outputs.append(out)
+    return {"loss": total_loss / max(n, 1), "acc": None if correct is None else correct / max(n, 1),
+            "outputs": torch.cat(outputs) if outputs else torch.empty(0)}
+
+
+def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | None,
+        cfg: TrainConfig, run_dir: Path, log: Callable[[str], None] = print,
+        on_phase_end: Callable[[int, Phase, list[dict]], None] | None = None) -> list[dict]:
+    """Train through cfg.phases; return the history (one dict per epoch). The best weights end up in `model`."""
+    if len(train) == 0:
+        raise TrivisionError("the training split is empty")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ck_dir = run_dir / "checkpoints"
+    save_config(cfg, run_dir / "config.toml")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    augment = build_augment(cfg.augment)
+
+    state = None
+    if cfg.resume:
+        state = load_checkpoint(Path(cfg.resume) if cfg.resume != "auto" else ck_dir / "last.pt")
+        model.load_state_dict(state["model"])
+        log(f"resumed from {cfg.resume if cfg.resume != 'auto' else ck_dir / 'last.pt'}: "
+            f"phase {state['phase'] + 1}, epoch {state['epoch_in_phase'] + 1} done")
+    history: list[dict] = state["history"] if state else []
+    best = state["best"] if state else None
+    batch_size = min(cfg.batch_size, len(train))
+    steps = cfg.steps_per_epoch or max(1, len(train) // batch_size)
+
+    for pi, phase in enumerate(cfg.phases):
+        if state and pi < state["phase"]:
+            continue
+        task.set_phase(model, phase)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = make_optimizer(cfg, params, phase.lr)
+        sched = make_schedule(cfg, opt, phase.epochs * steps, steps)
+        first = 0
+        if state and pi == state["phase"]:
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+            first = state["epoch_in_phase"] + 1
+            state = None
+        for ep in range(first, phase.epochs):
+            epoch = len(history) + 1
+            t0 = time.perf_counter()
+            row = _train_epoch(model, task, augment, opt, sched, train, batch_size, steps, cfg,
+                               desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch)
+            if val is not None and len(val):
+                v = run_model(model, task, val, batch_size, cfg.channels_last)
+                row.update(val_loss=v["loss"], val_acc=v["acc"])
+            row.update(epoch=epoch, phase=phase.name, lr=opt.param_groups[0]["lr"],
+                       seconds=time.perf_counter() - t0)
+            history.append(row)
+            score = _score(row)
+            if best is None or score > best:
+                best = score
+                save_checkpoint(ck_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch})
+            save_checkpoint(ck_dir / "last.pt", {
+                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(), "phase": pi, "epoch_in_phase": ep, "history": history,
+                "best": best})
+            report.write_history(run_dir / "history.csv", history)
+            report.plot_curves(run_dir / "curves.png", history, cfg.model)
+            log(_epoch_line(row))
+        if on_phase_end is not None:
+            on_phase_end(pi, phase, history)
+    best_state = load_checkpoint(ck_dir / "best.pt")
+    model.load_state_dict(best_state["model"])
+    return history
+
+
+def _score(row: dict) -> float:
+    if row.get("val_acc") is not None:
+        return row["val_acc"]
+    return -(row["val_loss"] if row.get("val_loss") is not None else row["train_loss"])
+
+
+def _epoch_line(row: dict) -> str:
+    parts = [f"epoch {row['epoch']} ({row['phase']})", f"loss {row['train_loss']:.4f}"]
+    if row.get("train_acc") is not None:
+        parts.append(f"acc {100 * row['train_acc']:.2f}%")
+    if row.get("val_loss") is not None:
+        parts.append(f"val_loss {row['val_loss']:.4f}")
+    if row.get("val_acc") is not None:
+        parts.append(f"val_acc {100 * row['val_acc']:.2f}%")
+    parts.append(f"{row['seconds']:.0f}s")
+    return "  ".join(parts)
+
+
+def _train_epoch(model, task, augment, opt, sched, train: TensorData, batch_size: int, steps: int,
+                 cfg: TrainConfig, desc: str, epoch: int) -> dict:
+    model.train()
+    # the order depends only on (seed, epoch), so a resumed run sees the same batches
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    order = torch.cat([torch.randperm(len(train), generator=g)
+                       for _ in range(math.ceil(steps * batch_size / len(train)))])
+    total_loss, correct, n = 0.0, 0, 0
+    bar = tqdm(range(steps), desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True)
+    for step in bar:
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        x = augment_batch(augment, train.images[idx])
+        inputs, targets = task.batch(x, train.targets[idx])
+        out = model(_to_model_layout(inputs, cfg.channels_last))
+        loss = task.loss(out, targets)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss became {float(loss)} at epoch {epoch}, step {step + 1}: training stopped; "
+                                "the last good checkpoint is kept (try a lower learning rate)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss += float(loss) * len(idx)
+        n += len(idx)
+        c = task.correct(out.detach(), targets)
+        correct = None if c is None or correct is None else correct + c
+        postfix = {"loss": f"{total_loss / n:.4f}"}
+        if correct is not None:
+            postfix["acc"] = f"{100 * correct / n:.2f}%"
+        bar.set_postfix(postfix, refresh=False)
+    return {"train_loss": total_loss / n, "train_acc": None if correct is None else correct / n}

@@ -1,0 +1,95 @@
+"""What every run leaves for people: history.csv, curves.png, results.md and params.md."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from torch import nn  # noqa: E402
+
+HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _fmt(r.get(k)) for k in HISTORY_FIELDS})
+
+
+def _fmt(v):
+    if v is None:
+        return ""
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def param_counts(model: nn.Module) -> dict:
+    """Keras' way of counting: BatchNorm running mean/variance are non-trainable parameters."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    stats = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
+    return {"total": trainable + frozen + stats, "trainable": trainable, "non_trainable": frozen + stats}
+
+
+def params_table(rows: list[tuple[str, dict]]) -> str:
+    lines = ["| Model | Total params | Trainable params | Non-trainable params |",
+             "|---|---:|---:|---:|"]
+    for name, c in rows:
+        lines.append(f"| {name} | {c['total']:,} | {c['trainable']:,} | {c['non_trainable']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def results_table(rows: list[dict]) -> str:
+    """The lab's Table 1 layout: one row per model, final losses and accuracies per split."""
+    lines = ["| Model | Phase | Epochs | Train loss | Train acc | Val loss | Val acc | Test loss | Test acc |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        cells = [r.get("model", ""), r.get("phase", ""), str(r.get("epochs", ""))]
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"):
+            v = r.get(k)
+            cells.append("" if v is None else (f"{100 * v:.2f}%" if k.endswith("acc") else f"{v:.4f}"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(path: Path, history: list[dict], title: str) -> None:
+    """Loss on a log scale and accuracy, train and validation, against epoch (the lab's Figures 1-4)."""
+    has_acc = any(r.get("train_acc") is not None for r in history)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(11 if has_acc else 6, 4), squeeze=False)
+    epochs = [r["epoch"] for r in history]
+    ax = axes[0][0]
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        pts = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (log scale)")
+    ax.set_title(f"{title}: loss")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    if has_acc:
+        ax = axes[0][1]
+        for key, label in (("train_acc", "train"), ("val_acc", "validation")):
+            pts = [(e, 100 * r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{title}: accuracy")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+    # phase boundaries, when there is more than one phase
+    boundaries = [history[i]["epoch"] - 0.5 for i in range(1, len(history))
+                  if history[i]["phase"] != history[i - 1]["phase"]]
+    for row in axes:
+        for a in row:
+            for b in boundaries:
+                a.axvline(b, color="grey", ls="--", lw=1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

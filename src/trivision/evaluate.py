@@ -1,0 +1,60 @@
+"""`trivision evaluate`: a model over a labelled dataset, or over the saved test split of a run."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import torch
+
+from trivision.data import splits
+from trivision.data.datasets import encode_labels, read_dataset
+from trivision.data.loading import load_images
+from trivision.errors import TrivisionError
+from trivision.inference import load_model
+from trivision.tasks import get_task
+
+DEFAULT_MODEL = {"gender": "gender-cnn"}
+
+
+def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
+             framing: str = "detect", skip_bad: bool = False, limit: int | None = None) -> dict:
+    task = get_task(task_name)
+    if run:
+        run_dir = Path(run)
+        if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
+            raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
+        cfg = tomllib.loads((run_dir / "config.toml").read_text())
+        ds = read_dataset(cfg["data"], task.label_column)
+        if cfg.get("limit"):
+            ds = ds.subset(range(min(cfg["limit"], len(ds))))
+        rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), "test")
+        if len(rows) == 0:
+            raise TrivisionError(f"{run_dir}: the run has no test split")
+        ds = ds.subset(rows)
+        model = model or str(run_dir / "model.safetensors")
+    else:
+        ds = read_dataset(data, task.label_column)
+    if limit:
+        ds = ds.subset(range(min(limit, len(ds))))
+    loaded = load_model(model or DEFAULT_MODEL[task_name])
+    if loaded.task != task_name:
+        raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
+    targets = torch.from_numpy(encode_labels(ds, loaded.classes))
+
+    not_found = []
+    face_frame = task.labelled_frame(framing)
+
+    def frame(rgb):
+        framed = face_frame(rgb)
+        if framed is None:  # no face found: counted, and the photo is classified as it is
+            not_found.append(1)
+            return rgb
+        return framed
+
+    images, kept, bad = load_images(ds, range(len(ds)), loaded.image_size, frame, skip_bad=skip_bad,
+                                    desc="evaluating")
+    probs = loaded.probabilities(images)
+    result = task.metrics(probs, targets[kept], loaded.classes)
+    result.update(model=loaded.meta["model"], framing=framing, faces_not_found=len(not_found),
+                  skipped_bad=len(bad))
+    return result

@@ -1,0 +1,62 @@
+"""Load a trained model (shipped name or weights file) and use it: predict photos, evaluate datasets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from trivision.engine.checkpoint import load_weights
+from trivision.errors import TrivisionError
+from trivision.models import create_model, model_info
+from trivision.models.registry import shipped_weights
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    meta: dict
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta["image_size"])
+
+    @torch.no_grad()
+    def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        outs = []
+        for s in range(0, len(images_uint8), batch_size):
+            outs.append(torch.softmax(self.model(images_uint8[s:s + batch_size].float() / 255.0), dim=1))
+        return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
+
+
+def load_model(name_or_path: str) -> LoadedModel:
+    """A shipped model by name (e.g. 'gender-cnn'), or a .safetensors file / run folder written by training."""
+    path = Path(name_or_path)
+    if path.is_dir() and (path / "model.safetensors").exists():
+        path = path / "model.safetensors"
+    if not path.exists() or path.is_dir():
+        if path.suffix == ".safetensors" or "/" in name_or_path:
+            raise TrivisionError(f"{name_or_path}: weights file not found")
+        info = model_info(name_or_path)
+        shipped = shipped_weights(info.name)
+        if shipped is None:
+            raise TrivisionError(f"model '{info.name}' has no shipped weights in this install: "
+                                 f"train it (trivision train {info.task} --model {info.name}) and pass --weights")
+        path = shipped
+    state, meta = load_weights(path)
+    if "model" not in meta:
+        raise TrivisionError(f"{path}: no trivision metadata (model name, classes): not written by trivision")
+    model = create_model(meta["model"], image_size=meta["image_size"], num_classes=len(meta["classes"]),
+                         dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise TrivisionError(f"{path}: weights do not fit model '{meta['model']}' ({str(e).splitlines()[0]})") from None
+    model.eval()
+    return LoadedModel(model, meta, list(meta["classes"]))

@@ -1,0 +1,97 @@
+"""`trivision train`: dataset -> saved split -> decoded tensors -> engine -> reports and weights."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from trivision.config import TrainConfig
+from trivision.data import splits
+from trivision.data.datasets import encode_labels, read_dataset
+from trivision.data.loading import load_images
+from trivision.engine import report
+from trivision.engine.checkpoint import save_weights
+from trivision.engine.fit import TensorData, fit, run_model
+from trivision.errors import TrivisionError
+from trivision.models import create_model, model_info
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    return Path("runs") / f"{cfg.task}-{cfg.model}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def train(task, cfg: TrainConfig, log=print) -> dict:
+    """Train `cfg.model` on `cfg.data`; return a summary (run folder, metrics, time)."""
+    if model_info(cfg.model).task != task.name:
+        raise TrivisionError(f"model '{cfg.model}' is for task '{model_info(cfg.model).task}', not '{task.name}'")
+    if not cfg.data:
+        raise TrivisionError("no training data: pass --data DIR")
+    run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
+    if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").exists():
+        raise TrivisionError(f"{run_dir}: nothing to resume (no checkpoints/last.pt); pass --output-dir RUN")
+    if not cfg.resume and (run_dir / "checkpoints" / "last.pt").exists():
+        raise TrivisionError(f"{run_dir} already holds a run: pass --resume to continue it, "
+                             "or choose another --output-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    ds = read_dataset(cfg.data, task.label_column)
+    if cfg.limit:
+        ds = ds.subset(range(min(cfg.limit, len(ds))))
+    classes = task.classes(ds)
+    targets = torch.from_numpy(encode_labels(ds, classes))
+    split_file = run_dir / "split.csv"
+    if cfg.resume and split_file.exists():
+        split = splits.load_split(split_file, ds)  # a resumed run must see exactly the same split
+    else:
+        split = splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        splits.save_split(split_file, ds, split)
+
+    def tensors(name: str) -> TensorData | None:
+        rows = splits.indices(split, name)
+        if len(rows) == 0:
+            return None
+        images, kept, bad = load_images(ds, rows, cfg.image_size, task.train_frame(cfg),
+                                        skip_bad=cfg.skip_bad, desc=f"decoding {name}")
+        for name_, err in bad:
+            log(f"skipped: {err}")
+        return TensorData(images, targets[kept])
+
+    train_data, val_data, test_data = tensors("train"), tensors("val"), tensors("test")
+    if train_data is None:
+        raise TrivisionError("the training split is empty: the dataset is too small for the split fractions")
+    log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(test_data or [])} test "
+        f"({cfg.split} split, seed {cfg.seed}); run folder {run_dir}")
+
+    model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
+                         backbone=cfg.backbone or None)
+    results_rows: list[dict] = []
+
+    def on_phase_end(pi, phase, history):
+        last = [r for r in history if r["phase"] == phase.name][-1]
+        row = {"model": cfg.model, "phase": phase.name, "epochs": sum(1 for r in history if r["phase"] == phase.name),
+               **{k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
+        if test_data is not None:
+            t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last)
+            row.update(test_loss=t["loss"], test_acc=t["acc"])
+        results_rows.append(row)
+
+    history = fit(model, task, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end)
+    model = model.to(memory_format=torch.contiguous_format)
+    summary = {"run_dir": str(run_dir), "model": cfg.model, "epochs": len(history),
+               "train_seconds": round(sum(r["seconds"] for r in history), 1),
+               "wall_seconds": round(time.perf_counter() - started, 1)}
+    if test_data is not None:
+        out = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last)
+        summary["test"] = task.metrics(out["outputs"], test_data.targets, classes)
+        results_rows.append({"model": cfg.model, "phase": "best", "epochs": len(history),
+                             "test_loss": out["loss"], "test_acc": out["acc"]})
+    (run_dir / "results.md").write_text(f"# {cfg.model} on {cfg.data} ({cfg.split} split)\n\n"
+                                        + report.results_table(results_rows))
+    (run_dir / "params.md").write_text(report.params_table([(cfg.model, report.param_counts(model))]))
+    save_weights(run_dir / "model.safetensors", model, {
+        "model": cfg.model, "task": task.name, "classes": classes, "image_size": cfg.image_size,
+        "dropout": cfg.dropout, "backbone": cfg.backbone, "split": cfg.split, "seed": cfg.seed})
+    return summary
