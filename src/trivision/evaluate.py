@@ -16,22 +16,26 @@ from trivision.tasks import get_task
 DEFAULT_MODEL = {"gender": "gender-cnn"}
 
 
+def run_test_split(run_dir: Path, label_column: str):
+    """The rows of a run's saved test split: what the run never trained or selected on."""
+    if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
+        raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
+    cfg = tomllib.loads((run_dir / "config.toml").read_text())
+    ds = read_dataset(cfg["data"], label_column)
+    if cfg.get("limit"):  # the run used the first `limit` rows; its split.csv lists only those
+        ds = ds.subset(range(min(cfg["limit"], len(ds))))
+    rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), "test")
+    if len(rows) == 0:
+        raise TrivisionError(f"{run_dir}: the run has no test split")
+    return ds.subset(rows)
+
+
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
              framing: str = "detect", skip_bad: bool = False, limit: int | None = None) -> dict:
     task = get_task(task_name)
     if run:
-        run_dir = Path(run)
-        if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
-            raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
-        cfg = tomllib.loads((run_dir / "config.toml").read_text())
-        ds = read_dataset(cfg["data"], task.label_column)
-        if cfg.get("limit"):
-            ds = ds.subset(range(min(cfg["limit"], len(ds))))
-        rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), "test")
-        if len(rows) == 0:
-            raise TrivisionError(f"{run_dir}: the run has no test split")
-        ds = ds.subset(rows)
-        model = model or str(run_dir / "model.safetensors")
+        ds = run_test_split(Path(run), task.label_column)
+        model = model or str(Path(run) / "model.safetensors")
     else:
         ds = read_dataset(data, task.label_column)
     if limit:

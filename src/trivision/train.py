@@ -65,6 +65,7 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(test_data or [])} test "
         f"({cfg.split} split, seed {cfg.seed}); run folder {run_dir}")
 
+    torch.manual_seed(cfg.seed)  # the initial weights too: one seed, one run
     model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
                          backbone=cfg.backbone or None)
     results_rows: list[dict] = []

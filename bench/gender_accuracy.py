@@ -1,0 +1,56 @@
+"""Gender accuracy under both split protocols, from training run folders, against the targets.
+
+    python bench/gender_accuracy.py RUN [RUN ...]
+
+Each RUN is a folder written by `trivision train gender` (its saved test split is evaluated with its
+weights, photos as they are, as in training). Reproduce the shipped runs with the commands in the
+model cards (src/trivision/weights/gender-*.md). Prints a table; the last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+from trivision.errors import TrivisionError
+from trivision.evaluate import evaluate
+
+TARGETS = {("gender-cnn", "image"): 0.980, ("gender-tiny", "image"): 0.975}
+LAB = {"gender-cnn": 0.9792, "gender-tiny": 0.9780}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+")
+    args = p.parse_args()
+    rows = []
+    for run in args.runs:
+        cfg = tomllib.loads((Path(run) / "config.toml").read_text())
+        history = (Path(run) / "history.csv").read_text().splitlines()[1:]
+        seconds = sum(float(line.split(",")[-1]) for line in history)
+        r = evaluate("gender", run=run, framing="as-is")
+        target = TARGETS.get((cfg["model"], cfg["split"]))
+        rows.append({"run": run, "model": cfg["model"], "split": cfg["split"], "epochs": len(history),
+                     "train_minutes": round(seconds / 60, 1), "n": r["n"], "accuracy": r["accuracy"],
+                     "balanced_accuracy": r["balanced_accuracy"], "recall_female": r["recall_female"],
+                     "recall_male": r["recall_male"], "target": target, "lab": LAB.get(cfg["model"]),
+                     "meets_target": None if target is None else r["accuracy"] >= target})
+    print("| model | split | epochs | train min | test n | accuracy | balanced | recall F | recall M | target | lab |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        tgt = "" if r["target"] is None else f"{100 * r['target']:.1f}% {'met' if r['meets_target'] else 'MISSED'}"
+        print(f"| {r['model']} | {r['split']} | {r['epochs']} | {r['train_minutes']} | {r['n']} | "
+              f"{100 * r['accuracy']:.2f}% | {100 * r['balanced_accuracy']:.2f}% | {100 * r['recall_female']:.2f}% | "
+              f"{100 * r['recall_male']:.2f}% | {tgt} | {100 * r['lab']:.2f}% |")
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except TrivisionError as e:
+        print(f"gender_accuracy: error: {e}", file=sys.stderr)
+        sys.exit(2)

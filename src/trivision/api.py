@@ -1,0 +1,22 @@
+"""The Python door: `trivision.load(name)` -> a Predictor whose `.predict(image)` returns plain data."""
+from __future__ import annotations
+
+from trivision.inference import load_model
+from trivision.predict import predict_image
+from trivision.tasks import get_task
+
+
+class Predictor:
+    def __init__(self, name_or_path: str, framing: str = "detect"):
+        self.loaded = load_model(name_or_path)
+        self.task = get_task(self.loaded.task)
+        self.framing = framing
+
+    def predict(self, image) -> list[dict]:
+        """`image`: a path, bytes, a PIL image or an HxWx3 uint8 array. Gender: one dict per face found."""
+        return predict_image(self.loaded, self.task, image, self.framing)
+
+
+def load(name_or_path: str, framing: str = "detect") -> Predictor:
+    """A shipped model by name ('gender-cnn', 'gender-tiny') or a .safetensors file / run folder."""
+    return Predictor(name_or_path, framing)

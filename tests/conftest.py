@@ -1,0 +1,86 @@
+"""Shared fixtures. Everything runs on one thread: the suite shares a 2-core machine with real trainings."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_dataset(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test: a fresh clone has no ../shared."""
+    path = SHARED_DATA / name
+    if not (path / "labels.csv").exists():
+        pytest.skip(f"needs the shared dataset {path} (absent in a fresh clone)")
+    return path
+
+
+def write_labels(root: Path, rows: list[list], header=("path", "gender")) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "labels.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return root
+
+
+def save_image(path: Path, size=(32, 32), color=(200, 120, 40), mode="RGB", **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, color).save(path, **kwargs)
+    return path
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m trivision ARGS` in a fresh process, on one thread."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "trivision", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def assert_one_error_line(stderr: str, *fragments: str) -> str:
+    """The user-facing failure contract: no traceback, exactly one line, `trivision: error: ...`."""
+    assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one error line, got:\n{stderr}"
+    assert lines[0].startswith("trivision: error:"), lines[0]
+    for frag in fragments:
+        assert frag in lines[0], f"{frag!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def toy_dir(tmp_path_factory) -> Path:
+    """The generated toy faces: 12 people x 4 images, labels.csv with path, gender, identity."""
+    from trivision.data.synthetic import make_toy_faces
+    return make_toy_faces(tmp_path_factory.mktemp("toy"), people=12, per_person=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """An untrained gender-tiny saved as trivision weights: enough to exercise evaluate and predict."""
+    from trivision.engine.checkpoint import save_weights
+    from trivision.models import create_model
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_weights(path, create_model("gender-tiny", image_size=100).eval(), {
+        "model": "gender-tiny", "task": "gender", "classes": ["female", "male"], "image_size": 100,
+        "dropout": 0.5, "backbone": "", "split": "image", "seed": 0})
+    return path
+
+
+@pytest.fixture
+def rgb_noise():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)

@@ -1,0 +1,144 @@
+"""Face finding and LFW-style framing on a real photo (scikit-image's astronaut)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from trivision.faces import LFW_EXPAND, MIN_FACE, Box, central_face, detect_faces, frame_face
+
+skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test extra) is not installed")
+
+# Eileen Collins' face in skimage.data.astronaut() (512x512), by eye: x 180..270, y 70..160
+FACE_CENTRE = (225, 115)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def face_box(astronaut) -> Box:
+    boxes = detect_faces(astronaut)
+    assert boxes, "no face found in the astronaut photo"
+    return boxes[0]
+
+
+def _centre(b: Box):
+    return b.x + b.w / 2, b.y + b.h / 2
+
+
+def test_finds_the_astronauts_face(astronaut, face_box):
+    boxes = detect_faces(astronaut)
+    assert len(boxes) == 1
+    cx, cy = _centre(face_box)
+    assert abs(cx - FACE_CENTRE[0]) < 20 and abs(cy - FACE_CENTRE[1]) < 20, face_box
+    assert 70 <= face_box.w <= 130 and face_box.w == face_box.h
+
+
+def test_tight_crop_of_just_the_face(astronaut, face_box):
+    b = face_box
+    crop = astronaut[b.y:b.y + b.h, b.x:b.x + b.w]
+    boxes = detect_faces(crop)
+    assert boxes, "a photo that is only a face must still be found"
+    assert boxes[0].w >= 0.7 * b.w
+    cx, cy = _centre(boxes[0])
+    assert abs(cx - b.w / 2) < 0.2 * b.w and abs(cy - b.h / 2) < 0.2 * b.h
+
+
+@pytest.mark.parametrize("canvas", [(400, 600), (1500, 2000), (3000, 4000)])  # larger ones are shrunk first
+def test_small_face_in_a_large_blank_canvas(astronaut, face_box, canvas):
+    k = MIN_FACE / face_box.w  # the face ends up MIN_FACE (40) px wide
+    small = cv2.resize(astronaut, (round(512 * k), round(512 * k)), interpolation=cv2.INTER_AREA)
+    photo = np.full((*canvas, 3), 255, np.uint8)
+    y0, x0 = 120, 300
+    photo[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    boxes = detect_faces(photo)
+    assert boxes, f"a {MIN_FACE} px face on a {canvas} canvas was missed"
+    # the cascade may also fire on the suit; the face must be among the boxes
+    hits = [b for b in boxes if abs(_centre(b)[0] - (x0 + FACE_CENTRE[0] * k)) < 10
+            and abs(_centre(b)[1] - (y0 + FACE_CENTRE[1] * k)) < 10]
+    assert hits, f"no box on the face among {boxes}"
+    assert 30 <= hits[0].w <= 55
+
+
+def test_no_face_in_noise_or_flat_images():
+    rng = np.random.default_rng(0)
+    assert detect_faces(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)) == []
+    assert detect_faces(np.zeros((1, 1, 3), np.uint8)) == []
+
+
+def test_frame_is_a_square_of_expanded_side(astronaut, face_box):
+    frame = frame_face(astronaut, face_box)
+    side = round(face_box.w * LFW_EXPAND)
+    assert frame.shape == (side, side, 3)
+    assert abs(side / face_box.w - 2.08) < 0.02
+    # inside the photo, the frame is the photo's own pixels around the box centre
+    cx, cy = _centre(face_box)
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    np.testing.assert_array_equal(frame, astronaut[y0:y0 + side, x0:x0 + side])
+
+
+def test_frame_pads_outside_the_photo():
+    rgb = np.zeros((100, 120, 3), np.uint8)
+    rgb[:, :, 0] = np.arange(120, dtype=np.uint8)[None, :]  # red ramp left to right
+    rgb[:, :, 1] = np.arange(100, dtype=np.uint8)[:, None]  # green ramp top to bottom
+    box = Box(0, 0, 40, 40)  # at the corner: the frame reaches 21 px past the top and left edges
+    frame = frame_face(rgb, box)
+    side = round(40 * LFW_EXPAND)
+    assert frame.shape == (side, side, 3)
+    pad = -round(20 - side / 2)  # how far the frame starts above and left of the photo
+    # edge pixels repeat into the padding
+    assert (frame[:pad, :, 1] == 0).all() and (frame[:, :pad, 0] == 0).all()
+    np.testing.assert_array_equal(frame[pad:, pad:], rgb[:side - pad, :side - pad])
+    # a box larger than the whole photo still gives a full square
+    big = frame_face(rgb, Box(10, 10, 100, 80))
+    assert big.shape == (208, 208, 3)
+
+
+def test_frame_uses_the_longer_side():
+    rgb = np.zeros((300, 300, 3), np.uint8)
+    assert frame_face(rgb, Box(100, 100, 50, 30)).shape == (104, 104, 3)
+    assert frame_face(rgb, Box(100, 100, 30, 50), expand=1.0).shape == (50, 50, 3)
+
+
+def test_central_face():
+    shape = (200, 200, 3)
+    centre = Box(80, 80, 40, 40)
+    corner = Box(0, 0, 60, 60)
+    assert central_face([corner, centre], shape) == centre
+    assert central_face([], shape) is None
+    assert central_face([corner], shape) == corner
+
+
+def test_gender_task_frames(astronaut, face_box):
+    from trivision.tasks import get_task
+    task = get_task("gender")
+    frames = task.frames(astronaut, "detect")
+    assert len(frames) == 1 and frames[0][0] == face_box and frames[0][1].shape[0] == frames[0][1].shape[1]
+    (box, whole), = task.frames(astronaut, "as-is")
+    assert box is None and whole is astronaut
+    assert task.labelled_frame("detect")(np.zeros((50, 50, 3), np.uint8)) is None
+
+
+def test_finds_faces_in_lfw_frames():
+    import csv
+
+    from conftest import shared_dataset
+    from trivision.data.images import decode_image
+    root = shared_dataset("lfw-gender")
+    with open(root / "labels.csv", newline="") as f:
+        rows = [r for i, r in enumerate(csv.DictReader(f)) if i % 1000 == 0][:10]
+    found = 0
+    for r in rows:
+        rgb = decode_image(root / r["path"])
+        box = central_face(detect_faces(rgb), rgb.shape)
+        if box is None:
+            continue
+        found += 1
+        # an LFW frame is about its central face, about 1/2.08 of the frame's side
+        side = rgb.shape[1]
+        assert abs(box.x + box.w / 2 - side / 2) < 0.15 * side
+        assert 0.35 * side < box.w < 0.65 * side
+    assert found >= 8, f"faces found in only {found} of {len(rows)} LFW frames"
