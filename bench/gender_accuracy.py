@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tomllib
 from pathlib import Path
 
-from trivision.errors import TrivisionError
 from trivision.evaluate import evaluate
+import common  # bench/common.py
 
 TARGETS = {("gender-cnn", "image"): 0.980, ("gender-tiny", "image"): 0.975}
 LAB = {"gender-cnn": 0.9792, "gender-tiny": 0.9780}
@@ -49,8 +48,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TrivisionError as e:
-        print(f"gender_accuracy: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    common.run(main)
