@@ -5,7 +5,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from trivision.errors import TrivisionError
 
@@ -44,7 +43,8 @@ def cmd_train(args) -> None:
         cfg.augment.enabled = False
     if args.epochs is not None or args.lr is not None:
         if len(cfg.phases) != 1:
-            raise TrivisionError("--epochs/--lr set a single phase; use --set phases=... or a config file")
+            raise TrivisionError(f"--epochs/--lr set a single phase, and this run has {len(cfg.phases)}: "
+                                 "use --set phases.0.epochs=N (phases.1.lr=X, ...) or a config file")
         cfg.phases[0].epochs = args.epochs if args.epochs is not None else cfg.phases[0].epochs
         cfg.phases[0].lr = args.lr if args.lr is not None else cfg.phases[0].lr
     cfg = apply_overrides(cfg, args.set or [])
@@ -100,7 +100,7 @@ def cmd_params(args) -> None:
     from trivision.engine.report import param_counts, params_table
     from trivision.models import create_model, list_models
     names = args.models or list_models()
-    rows = [(n, param_counts(create_model(n))) for n in names]
+    rows = [(n, param_counts(create_model(n, pretrained=False))) for n in names]
     print(params_table(rows), end="")
     _print_json({n: c for n, c in rows})
 
@@ -110,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model; writes a run folder")
-    t.add_argument("task", choices=["gender"])
+    t.add_argument("task", choices=["gender", "cars"])
     t.add_argument("--model")
+    t.add_argument("--backbone", help="cars: the torchvision backbone (mobilenet_v2, vgg16, resnet50, ...)")
+    t.add_argument("--classes", help="cars: class ids to train on: 1-20, 1,5,9-12 or all (1-20)")
     t.add_argument("--data", help="dataset folder (labels.csv, the lab's .npy arrays, or class folders)")
     t.add_argument("--split", choices=["image", "identity"])
     t.add_argument("--epochs", type=int)
@@ -131,23 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset or a run's test split")
-    e.add_argument("task", choices=["gender"])
+    e.add_argument("task", choices=["gender", "cars"])
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="dataset folder: every row is evaluated")
     src.add_argument("--run", help="run folder: its saved test split is evaluated with its weights")
     e.add_argument("--model", help="shipped model name")
     e.add_argument("--weights", help="a .safetensors file or run folder")
-    e.add_argument("--framing", choices=["detect", "as-is"], default="detect")
+    e.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find the face or not")
     e.add_argument("--limit", type=int)
     e.add_argument("--skip-bad", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="predict photos; one JSON line per face (gender)")
-    pr.add_argument("task", choices=["gender"])
+    pr = sub.add_parser("predict", help="predict photos; one JSON line per face (gender) or per photo (cars)")
+    pr.add_argument("task", choices=["gender", "cars"])
     pr.add_argument("images", nargs="+")
     pr.add_argument("--model", default=None)
     pr.add_argument("--weights")
-    pr.add_argument("--framing", choices=["detect", "as-is"], default="detect")
+    pr.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find faces or not")
     pr.set_defaults(func=cmd_predict)
 
     a = sub.add_parser("augment-preview", help="a grid of augmented copies of some photos")

@@ -48,6 +48,9 @@ class TrainConfig:
     skip_bad: bool = False            # skip undecodable images, counting them, instead of stopping
     classes: str = ""                 # a subset of class ids (cars), e.g. "1-20"
     backbone: str = ""                # backbone for models that take one
+    pretrained: bool = True           # start the backbone from its ImageNet weights (false: random, for tests)
+    cached_views: int = 4             # a frozen-backbone phase caches the backbone's features of this many
+                                      # augmented views of the training set (0: run the backbone every step)
 
 
 def _build(cls, data: dict, where: str):
@@ -85,7 +88,8 @@ def load_config(path: str | Path | None, base: TrainConfig) -> TrainConfig:
 
 
 def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
-    """`key=value` pairs, dotted for nested fields (augment.rotation=10); values are TOML literals."""
+    """`key=value` pairs, dotted for nested fields (augment.rotation=10, phases.1.epochs=5: the second
+    phase); values are TOML literals."""
     data = to_dict(cfg)
     for pair in pairs:
         if "=" not in pair:
@@ -98,10 +102,13 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
         target = data
         *parents, leaf = key.strip().split(".")
         for p in parents:
-            if not isinstance(target.get(p), dict):
+            if isinstance(target, list) and p.isdigit() and int(p) < len(target):
+                target = target[int(p)]
+            elif isinstance(target, dict) and isinstance(target.get(p), (dict, list)):
+                target = target[p]
+            else:
                 raise TrivisionError(f"--set {key}: '{p}' is not a group of settings")
-            target = target[p]
-        if leaf not in target:
+        if not isinstance(target, dict) or leaf not in target:
             raise TrivisionError(f"--set {key}: unknown setting")
         target[leaf] = value
     return _build(TrainConfig, data, "--set")

@@ -7,21 +7,23 @@ from pathlib import Path
 import torch
 
 from trivision.data import splits
-from trivision.data.datasets import encode_labels, read_dataset
+from trivision.data.classes import class_list
+from trivision.data.datasets import Dataset, encode_labels, read_dataset
 from trivision.data.loading import load_images
 from trivision.errors import TrivisionError
 from trivision.inference import load_model
 from trivision.tasks import get_task
 
-DEFAULT_MODEL = {"gender": "gender-cnn"}
+DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20"}
 
 
-def run_test_split(run_dir: Path, label_column: str):
+def run_test_split(run_dir: Path, task_name: str):
     """The rows of a run's saved test split: what the run never trained or selected on."""
     if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
         raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
-    ds = read_dataset(cfg["data"], label_column)
+    task = get_task(task_name)  # the rows the run chose (cars: its --classes), then its --limit
+    ds = task.select(read_dataset(cfg["data"], task.label_column), cfg.get("classes", ""))
     if cfg.get("limit"):  # the run used the first `limit` rows; its split.csv lists only those
         ds = ds.subset(range(min(cfg["limit"], len(ds))))
     rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), "test")
@@ -30,11 +32,21 @@ def run_test_split(run_dir: Path, label_column: str):
     return ds.subset(rows)
 
 
+def known_class_rows(ds: Dataset, loaded) -> tuple[Dataset, int]:
+    """The rows of classes the model was trained on, and how many others were skipped; none is an error."""
+    classes = set(loaded.classes)
+    known = [i for i, label in enumerate(ds.labels) if label in classes]
+    if not known:
+        raise TrivisionError(f"{ds.root}: none of the {len(ds)} rows is of a class model '{loaded.meta['model']}' "
+                             f"knows (its classes: {class_list(loaded.classes)})")
+    return ds.subset(known), len(ds) - len(known)
+
+
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
              framing: str = "detect", skip_bad: bool = False, limit: int | None = None) -> dict:
     task = get_task(task_name)
     if run:
-        ds = run_test_split(Path(run), task.label_column)
+        ds = run_test_split(Path(run), task_name)
         model = model or str(Path(run) / "model.safetensors")
     else:
         ds = read_dataset(data, task.label_column)
@@ -43,6 +55,9 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded = load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
+    unknown = 0
+    if task.skip_unknown_classes:
+        ds, unknown = known_class_rows(ds, loaded)
     targets = torch.from_numpy(encode_labels(ds, loaded.classes))
 
     not_found = []
@@ -55,10 +70,13 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
             return rgb
         return framed
 
-    images, kept, bad = load_images(ds, range(len(ds)), loaded.image_size, frame, skip_bad=skip_bad,
-                                    desc="evaluating")
+    images, kept, bad = load_images(ds, range(len(ds)), loaded.image_size, frame if face_frame else None,
+                                    skip_bad=skip_bad, desc="evaluating")
     probs = loaded.probabilities(images)
     result = task.metrics(probs, targets[kept], loaded.classes)
-    result.update(model=loaded.meta["model"], framing=framing, faces_not_found=len(not_found),
-                  skipped_bad=len(bad))
+    result.update(model=loaded.meta["model"], skipped_bad=len(bad))
+    if face_frame is not None:
+        result.update(framing=framing, faces_not_found=len(not_found))
+    if task.skip_unknown_classes:
+        result.update(skipped_unknown_class=unknown)
     return result

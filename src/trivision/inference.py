@@ -10,7 +10,7 @@ from torch import nn
 from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
-from trivision.models.registry import shipped_weights
+from trivision.models.registry import SHIPPED_AS, shipped_weights
 
 
 @dataclass
@@ -22,6 +22,11 @@ class LoadedModel:
     @property
     def task(self) -> str:
         return self.meta["task"]
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names for people (cars: 'AM General Hummer SUV 2000'); the classes themselves when none were stored."""
+        return list(self.meta.get("class_names") or self.classes)
 
     @property
     def image_size(self) -> int:
@@ -43,17 +48,18 @@ def load_model(name_or_path: str) -> LoadedModel:
     if not path.exists() or path.is_dir():
         if path.suffix == ".safetensors" or "/" in name_or_path:
             raise TrivisionError(f"{name_or_path}: weights file not found")
-        info = model_info(name_or_path)
-        shipped = shipped_weights(info.name)
-        if shipped is None:
-            raise TrivisionError(f"model '{info.name}' has no shipped weights in this install: "
+        # a shipped name is an architecture's ('gender-cnn') or its own ('cars-bcnn-20': bcnn on classes 1-20)
+        path = shipped_weights(name_or_path)
+        if path is None:
+            info = model_info(SHIPPED_AS.get(name_or_path, name_or_path))
+            raise TrivisionError(f"model '{name_or_path}' has no shipped weights in this install: "
                                  f"train it (trivision train {info.task} --model {info.name}) and pass --weights")
-        path = shipped
     state, meta = load_weights(path)
     if "model" not in meta:
         raise TrivisionError(f"{path}: no trivision metadata (model name, classes): not written by trivision")
     model = create_model(meta["model"], image_size=meta["image_size"], num_classes=len(meta["classes"]),
-                         dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None)
+                         dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None,
+                         pretrained=False)  # every weight comes from the file
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

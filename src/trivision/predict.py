@@ -7,28 +7,30 @@ import torch
 
 from trivision.data.images import decode_image
 from trivision.data.loading import resize
-from trivision.errors import BadImage
+from trivision.errors import BadImage, TrivisionError
 from trivision.evaluate import DEFAULT_MODEL
 from trivision.inference import LoadedModel, load_model
 from trivision.tasks import get_task
 
 
 def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> list[dict]:
-    """Answers for one photo (a path, bytes, PIL image or HxWx3 array): one dict per face for gender."""
+    """Answers for one photo (a path, bytes, PIL image or HxWx3 array): one dict per face for gender,
+    one for the whole photo for cars."""
     rgb = decode_image(image)
     frames = task.frames(rgb, framing)
     if not frames:
         return []
     batch = torch.stack([resize(f, loaded.image_size) for _, f in frames])
     probs = loaded.probabilities(batch)
-    return [{"box": None if box is None else box.as_list(), **task.describe(p, loaded.classes)}
-            for (box, _), p in zip(frames, probs)]
+    return [task.answer(box, p, loaded) for (box, _), p in zip(frames, probs)]
 
 
 def predict_files(task_name: str, paths: list[str], model: str | None = None,
                   framing: str = "detect") -> Iterator[dict]:
     task = get_task(task_name)
     loaded = load_model(model or DEFAULT_MODEL[task_name])
+    if loaded.task != task_name:
+        raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
     for path in paths:
         try:
             answers = predict_image(loaded, task, path, framing)

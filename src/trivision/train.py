@@ -37,7 +37,7 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ds = read_dataset(cfg.data, task.label_column)
+    ds = task.select(read_dataset(cfg.data, task.label_column), cfg.classes)
     if cfg.limit:
         ds = ds.subset(range(min(cfg.limit, len(ds))))
     classes = task.classes(ds)
@@ -67,17 +67,22 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
 
     torch.manual_seed(cfg.seed)  # the initial weights too: one seed, one run
     model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
-                         backbone=cfg.backbone or None)
+                         backbone=cfg.backbone or None, pretrained=cfg.pretrained)
     results_rows: list[dict] = []
 
     def on_phase_end(pi, phase, history):
-        last = [r for r in history if r["phase"] == phase.name][-1]
-        row = {"model": cfg.model, "phase": phase.name, "epochs": sum(1 for r in history if r["phase"] == phase.name),
-               **{k: last.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
+        rows = [r for r in history if r["phase"] == phase.name]
+        if not rows:  # a phase of 0 epochs (e.g. --set phases.1.epochs=0) leaves nothing to report
+            return
+        row = {"model": cfg.model, "phase": phase.name, "epochs": len(rows),
+               **{k: rows[-1].get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
         if test_data is not None:
             t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last)
             row.update(test_loss=t["loss"], test_acc=t["acc"])
         results_rows.append(row)
+        if len(cfg.phases) > 1:  # one table per phase too (the lab's Tables 4-5)
+            (run_dir / f"results-{phase.name}.md").write_text(
+                f"# {cfg.model} on {cfg.data}: phase {phase.name}\n\n" + report.results_table([row]))
 
     history = fit(model, task, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end)
     model = model.to(memory_format=torch.contiguous_format)
@@ -93,6 +98,7 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
                                         + report.results_table(results_rows))
     (run_dir / "params.md").write_text(report.params_table([(cfg.model, report.param_counts(model))]))
     save_weights(run_dir / "model.safetensors", model, {
-        "model": cfg.model, "task": task.name, "classes": classes, "image_size": cfg.image_size,
+        "model": cfg.model, "task": task.name, "classes": classes, "class_names": task.class_names(ds, classes),
+        "image_size": cfg.image_size,
         "dropout": cfg.dropout, "backbone": cfg.backbone, "split": cfg.split, "seed": cfg.seed})
     return summary

@@ -2,7 +2,9 @@
 
 A task tells the engine four things: how to turn an augmented batch into (inputs, targets), the loss,
 how many predictions were correct (or None), and which parameters train in a phase. The engine knows
-nothing about faces, cars or colours.
+nothing about faces, cars or colours. A model with a `backbone` and a `head` (forward = head(backbone(x)))
+can have its backbone frozen by a phase: it then stays in eval mode, and its features are cached
+(engine/cache.py), so such an epoch costs only the head.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from trivision.config import Phase, TrainConfig, save_config
 from trivision.data.augment import augment_batch, build_augment
 from trivision.engine import report
+from trivision.engine.cache import build_cache, can_cache
 from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
 from trivision.errors import TrivisionError
 
@@ -72,20 +75,28 @@ def _to_model_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
 
 
-@torch.no_grad()
 def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: int,
               channels_last: bool = True) -> dict:
     """Loss, accuracy and raw outputs of `model` over `data`, without augmentation."""
     model.eval()
+
+    def batches():
+        for start in range(0, len(data), batch_size):
+            x = data.images[start:start + batch_size].float().div_(255.0)
+            inputs, targets = task.batch(x, data.targets[start:start + batch_size])
+            yield _to_model_layout(inputs, channels_last), targets
+    return _run(model, task, batches())
+
+
+@torch.no_grad()
+def _run(forward: nn.Module, task: Trainable, batches) -> dict:
     total_loss, correct, n, outputs = 0.0, 0, 0, []
-    for start in range(0, len(data), batch_size):
-        x = data.images[start:start + batch_size].float().div_(255.0)
-        inputs, targets = task.batch(x, data.targets[start:start + batch_size])
-        out = model(_to_model_layout(inputs, channels_last))
-        total_loss += float(task.loss(out, targets)) * len(x)
+    for inputs, targets in batches:
+        out = forward(inputs)
+        total_loss += float(task.loss(out, targets)) * len(inputs)
         c = task.correct(out, targets)
         correct = None if c is None else correct + c
-        n += len(x)
+        n += len(inputs)
         outputs.append(out)
     return {"loss": total_loss / max(n, 1), "acc": None if correct is None else correct / max(n, 1),
             "outputs": torch.cat(outputs) if outputs else torch.empty(0)}
@@ -106,6 +117,13 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     augment = build_augment(cfg.augment)
+
+    def layout(x: torch.Tensor) -> torch.Tensor:
+        return _to_model_layout(x, cfg.channels_last)
+
+    def augmented_batch(idx: torch.Tensor):
+        inputs, targets = task.batch(augment_batch(augment, train.images[idx]), train.targets[idx])
+        return layout(inputs), targets
 
     state = None
     if cfg.resume:
@@ -132,13 +150,25 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             torch.set_rng_state(state["rng"])
             first = state["epoch_in_phase"] + 1
             state = None
+        started = time.perf_counter()  # the phase's first epoch also pays for caching features
+        cache = None
+        if first < phase.epochs and can_cache(model, phase, cfg):
+            cache = build_cache(model, task, train, val, augment, cfg, layout)
+            log(f"phase {phase.name}: frozen backbone features of {len(cache.views)} augmented views cached "
+                f"({cache.nbytes() / 2**20:.0f} MiB, {time.perf_counter() - started:.0f}s)")
         for ep in range(first, phase.epochs):
             epoch = len(history) + 1
-            t0 = time.perf_counter()
-            row = _train_epoch(model, task, augment, opt, sched, train, batch_size, steps, cfg,
+            t0 = started if ep == first else time.perf_counter()
+            _train_mode(model, phase)
+            if cache is None:
+                forward, batch_of = model, augmented_batch
+            else:  # the head alone, on this epoch's view of the cached features
+                forward, batch_of = model.head, cache.views[ep % len(cache.views)].batch
+            row = _train_epoch(forward, task, batch_of, opt, sched, len(train), batch_size, steps, cfg,
                                desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch)
             if val is not None and len(val):
-                v = run_model(model, task, val, batch_size, cfg.channels_last)
+                v = (run_model(model, task, val, batch_size, cfg.channels_last) if cache is None
+                     else _run(model.head.eval(), task, cache.val.batches(batch_size)))
                 row.update(val_loss=v["loss"], val_acc=v["acc"])
             row.update(epoch=epoch, phase=phase.name, lr=opt.param_groups[0]["lr"],
                        seconds=time.perf_counter() - t0)
@@ -153,6 +183,9 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
                 "best": best})
             report.write_history(run_dir / "history.csv", history)
             report.plot_curves(run_dir / "curves.png", history, cfg.model)
+            if len(cfg.phases) > 1:  # and one per phase (the lab's Figures 5-6)
+                report.plot_curves(run_dir / f"curves-{phase.name}.png",
+                                   [r for r in history if r["phase"] == phase.name], f"{cfg.model}, {phase.name}")
             log(_epoch_line(row))
         if on_phase_end is not None:
             on_phase_end(pi, phase, history)
@@ -179,20 +212,25 @@ def _epoch_line(row: dict) -> str:
     return "  ".join(parts)
 
 
-def _train_epoch(model, task, augment, opt, sched, train: TensorData, batch_size: int, steps: int,
-                 cfg: TrainConfig, desc: str, epoch: int) -> dict:
+def _train_mode(model: nn.Module, phase: Phase) -> None:
+    """Training mode, except a frozen backbone: its BatchNorm statistics stay as they are."""
     model.train()
+    if phase.freeze_backbone and isinstance(getattr(model, "backbone", None), nn.Module):
+        model.backbone.eval()
+
+
+def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batch_size: int, steps: int,
+                 cfg: TrainConfig, desc: str, epoch: int) -> dict:
+    """`steps` optimizer steps; batch_of(row indices) gives (inputs, targets) for `forward`."""
     # the order depends only on (seed, epoch), so a resumed run sees the same batches
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    order = torch.cat([torch.randperm(len(train), generator=g)
-                       for _ in range(math.ceil(steps * batch_size / len(train)))])
+    order = torch.cat([torch.randperm(rows, generator=g) for _ in range(math.ceil(steps * batch_size / rows))])
     total_loss, correct, n = 0.0, 0, 0
     bar = tqdm(range(steps), desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True)
     for step in bar:
         idx = order[step * batch_size:(step + 1) * batch_size]
-        x = augment_batch(augment, train.images[idx])
-        inputs, targets = task.batch(x, train.targets[idx])
-        out = model(_to_model_layout(inputs, cfg.channels_last))
+        inputs, targets = batch_of(idx)
+        out = forward(inputs)
         loss = task.loss(out, targets)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}: training stopped; "

@@ -22,6 +22,9 @@ class ModelInfo:
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
+# shipped weights named for what they were trained on, not for their architecture: name -> architecture
+SHIPPED_AS = {"cars-bcnn-20": "bcnn"}
+
 
 def register_model(name: str, task: str, input_size: int):
     def wrap(builder):
@@ -32,6 +35,7 @@ def register_model(name: str, task: str, input_size: int):
 
 def _ensure_loaded() -> None:
     # importing the model modules fills the registry
+    import trivision.models.bilinear
     import trivision.models.gender  # noqa: F401
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from trivision.errors import TrivisionError
 
-TASKS = ("gender",)
+TASKS = ("gender", "cars")
 
 
 def get_task(name: str):
     if name == "gender":
         from trivision.tasks.gender import GenderTask
         return GenderTask()
+    if name == "cars":
+        from trivision.tasks.cars import CarsTask
+        return CarsTask()
     raise TrivisionError(f"unknown task '{name}' (known: {', '.join(TASKS)})")

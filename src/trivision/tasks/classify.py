@@ -1,4 +1,4 @@
-"""What every image-classification task shares: cross-entropy, accuracy, all layers training."""
+"""What every image-classification task shares: cross-entropy, accuracy, which layers train in a phase."""
 from __future__ import annotations
 
 import torch
@@ -6,11 +6,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.config import Phase
+from trivision.data.datasets import Dataset
+from trivision.errors import TrivisionError
 
 
 class ClassificationTask:
     label_column = "label"
     label_smoothing = 0.0
+    skip_unknown_classes = False  # evaluate: stop at a row whose class the model does not know
+
+    def select(self, ds: Dataset, spec: str) -> Dataset:
+        """The rows to train on (cars: `--classes`); every row by default."""
+        return ds
+
+    def class_names(self, ds: Dataset, classes: list[str]) -> list[str]:
+        """Names for people, stored with the weights; by default the class labels themselves."""
+        return list(classes)
 
     def batch(self, images: torch.Tensor, targets: torch.Tensor):
         return images, targets
@@ -22,5 +33,15 @@ class ClassificationTask:
         return int((outputs.argmax(1) == targets).sum())
 
     def set_phase(self, model: nn.Module, phase: Phase) -> None:
+        """Every layer trains, except the model's `backbone` in a phase that freezes it."""
         for p in model.parameters():
             p.requires_grad_(True)
+        if phase.freeze_backbone:
+            if not isinstance(getattr(model, "backbone", None), nn.Module):
+                raise TrivisionError(f"phase '{phase.name}' freezes the backbone, but this model has none")
+            for p in model.backbone.parameters():
+                p.requires_grad_(False)
+
+    def answer(self, box, probs: torch.Tensor, loaded) -> dict:
+        """What `predict` says about one frame of a photo: its box (None: the whole photo) and the classes."""
+        return {"box": None if box is None else box.as_list(), **self.describe(probs, loaded.classes)}
