@@ -1,7 +1,10 @@
 """Shared fixtures. Everything runs on one thread: the suite shares a 2-core machine with real trainings."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+
+from trivision.cli import main
 
 torch.set_num_threads(1)
 
@@ -39,6 +44,21 @@ def save_image(path: Path, size=(32, 32), color=(200, 120, 40), mode="RGB", **kw
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, color).save(path, **kwargs)
     return path
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """Run `trivision ARGV` in this process; return (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as e:  # argparse errors and predict's failures
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def last_json(stdout: str):
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -12,8 +12,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from conftest import assert_one_error_line, shared_dataset, write_labels
-from test_cli import cli, last_json
+from conftest import assert_one_error_line, cli, last_json, shared_dataset, write_labels
 from trivision.config import apply_overrides
 from trivision.data.datasets import read_dataset
 from trivision.engine.checkpoint import load_weights

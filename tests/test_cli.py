@@ -1,7 +1,6 @@
 """End to end through the command line: train a run, evaluate it, predict with it, resume it; bad inputs."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -12,27 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_one_error_line, run_cli, save_image, write_labels
-from trivision.cli import main
+from conftest import assert_one_error_line, cli, last_json, run_cli, save_image, write_labels
 
 RUN_FILES = ["config.toml", "split.csv", "history.csv", "checkpoints/last.pt", "checkpoints/best.pt",
              "curves.png", "results.md", "params.md", "model.safetensors"]
 METRIC_KEYS = {"n", "accuracy", "balanced_accuracy", "recall_male", "recall_female", "faces_not_found"}
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    """Run `trivision ARGV` in this process; return (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as e:  # argparse errors and predict's failures
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def last_json(stdout: str):
-    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def train_args(data, run, epochs=2, *more):
