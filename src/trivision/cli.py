@@ -60,15 +60,17 @@ def cmd_evaluate(args) -> None:
     from trivision.evaluate import evaluate
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit)
-    _print_metrics_table(result)
+    _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
 
 
-def _print_metrics_table(metrics: dict) -> None:
+def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
+    """One metric a line; with `percent`, fractions (accuracies) are shown as percentages."""
     width = max(len(k) for k in metrics)
     for k, v in metrics.items():
         if isinstance(v, float):
-            shown = "n/a" if math.isnan(v) else (f"{100 * v:.2f}%" if 0 <= v <= 1 and k != "loss" else f"{v:.4f}")
+            as_percent = percent and 0 <= v <= 1 and k != "loss"
+            shown = "n/a" if math.isnan(v) else (f"{100 * v:.2f}%" if as_percent else f"{v:.4f}")
         else:
             shown = str(v)
         print(f"{k:<{width}}  {shown}")
@@ -80,6 +82,23 @@ def cmd_predict(args) -> None:
     from trivision.predict import predict_files
     failed = 0
     for line in predict_files(args.task, args.images, model=args.weights or args.model, framing=args.framing):
+        if "error" in line:
+            failed += 1
+            print(f"error: {line['error']}", file=sys.stderr)
+        _print_json(line)
+    if failed:
+        raise SystemExit(1)
+
+
+# --- colorize ----------------------------------------------------------------------------------
+
+def cmd_colorize(args) -> None:
+    import torch
+    from trivision.colorize import colorize_files
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    failed = 0
+    for line in colorize_files(args.images, args.output_dir, model=args.weights or args.model):
         if "error" in line:
             failed += 1
             print(f"error: {line['error']}", file=sys.stderr)
@@ -110,11 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model; writes a run folder")
-    t.add_argument("task", choices=["gender", "cars"])
+    t.add_argument("task", choices=["gender", "cars", "colorize"])
     t.add_argument("--model")
-    t.add_argument("--backbone", help="cars: the torchvision backbone (mobilenet_v2, vgg16, resnet50, ...)")
+    t.add_argument("--backbone", help="cars: the torchvision backbone (mobilenet_v2, vgg16, resnet50, ...); "
+                                      "colorize: the frozen ImageNet classifier of the fusion (mobilenet_v2)")
     t.add_argument("--classes", help="cars: class ids to train on: 1-20, 1,5,9-12 or all (1-20)")
-    t.add_argument("--data", help="dataset folder (labels.csv, the lab's .npy arrays, or class folders)")
+    t.add_argument("--data", help="dataset folder (labels.csv, the lab's .npy arrays, or class folders; "
+                                  "colorize: any folder of colour photos)")
     t.add_argument("--split", choices=["image", "identity"])
     t.add_argument("--epochs", type=int)
     t.add_argument("--lr", type=float)
@@ -133,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset or a run's test split")
-    e.add_argument("task", choices=["gender", "cars"])
+    e.add_argument("task", choices=["gender", "cars", "colorize"])
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="dataset folder: every row is evaluated")
     src.add_argument("--run", help="run folder: its saved test split is evaluated with its weights")
@@ -151,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--weights")
     pr.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find faces or not")
     pr.set_defaults(func=cmd_predict)
+
+    c = sub.add_parser("colorize", help="colorize photos: writes NAME.png and NAME-compare.png per photo")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--output-dir", required=True)
+    c.add_argument("--model", help="shipped model name (colorize-koala)")
+    c.add_argument("--weights", help="a .safetensors file or run folder")
+    c.add_argument("--threads", type=int, help="torch CPU threads (torch's default)")
+    c.set_defaults(func=cmd_colorize)
 
     a = sub.add_parser("augment-preview", help="a grid of augmented copies of some photos")
     a.add_argument("images", nargs="+")

@@ -35,6 +35,7 @@ class TrainConfig:
     schedule: str = "cosine"          # constant | cosine
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    loss: str = ""                    # the objective, where a task has a choice (colorize: classify | mse)
     dropout: float = 0.5
     phases: list[Phase] = field(default_factory=lambda: [Phase()])
     augment: AugmentConfig = field(default_factory=AugmentConfig)

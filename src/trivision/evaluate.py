@@ -1,4 +1,5 @@
-"""`trivision evaluate`: a model over a labelled dataset, or over the saved test split of a run."""
+"""`trivision evaluate`: a model over a dataset (labelled, or colour photos for colorize), or over the
+saved test split of a run."""
 from __future__ import annotations
 
 import tomllib
@@ -14,7 +15,7 @@ from trivision.errors import TrivisionError
 from trivision.inference import load_model
 from trivision.tasks import get_task
 
-DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20"}
+DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
 
 
 def run_test_split(run_dir: Path, task_name: str):
@@ -55,6 +56,8 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded = load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
+    if task.label_column is None:  # colorize: every photo is scored against itself
+        return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"]}
     unknown = 0
     if task.skip_unknown_classes:
         ds, unknown = known_class_rows(ds, loaded)

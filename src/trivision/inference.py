@@ -59,7 +59,7 @@ def load_model(name_or_path: str) -> LoadedModel:
         raise TrivisionError(f"{path}: no trivision metadata (model name, classes): not written by trivision")
     model = create_model(meta["model"], image_size=meta["image_size"], num_classes=len(meta["classes"]),
                          dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None,
-                         pretrained=False)  # every weight comes from the file
+                         loss=meta.get("loss") or None, pretrained=False)  # every weight comes from the file
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

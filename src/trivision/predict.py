@@ -15,7 +15,11 @@ from trivision.tasks import get_task
 
 def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> list[dict]:
     """Answers for one photo (a path, bytes, PIL image or HxWx3 array): one dict per face for gender,
-    one for the whole photo for cars."""
+    one for the whole photo for cars and colorize (the colorized photo, an HxWx3 uint8 array)."""
+    if task.label_column is None:
+        from trivision.colorize import colorize_photo
+        result = colorize_photo(loaded, image)
+        return [{"colorized": result.rgb, "had_colour": result.had_colour}]
     rgb = decode_image(image)
     frames = task.frames(rgb, framing)
     if not frames:

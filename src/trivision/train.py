@@ -41,7 +41,10 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     if cfg.limit:
         ds = ds.subset(range(min(cfg.limit, len(ds))))
     classes = task.classes(ds)
-    targets = torch.from_numpy(encode_labels(ds, classes))
+    if task.label_column is None:  # colorize: a photo is its own target (the task's batch makes it)
+        targets = torch.zeros(len(ds), dtype=torch.int64)
+    else:
+        targets = torch.from_numpy(encode_labels(ds, classes))
     split_file = run_dir / "split.csv"
     if cfg.resume and split_file.exists():
         split = splits.load_split(split_file, ds)  # a resumed run must see exactly the same split
@@ -67,7 +70,7 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
 
     torch.manual_seed(cfg.seed)  # the initial weights too: one seed, one run
     model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
-                         backbone=cfg.backbone or None, pretrained=cfg.pretrained)
+                         backbone=cfg.backbone or None, pretrained=cfg.pretrained, loss=cfg.loss or None)
     results_rows: list[dict] = []
 
     def on_phase_end(pi, phase, history):
@@ -77,7 +80,7 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
         row = {"model": cfg.model, "phase": phase.name, "epochs": len(rows),
                **{k: rows[-1].get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
         if test_data is not None:
-            t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last)
+            t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=False)
             row.update(test_loss=t["loss"], test_acc=t["acc"])
         results_rows.append(row)
         if len(cfg.phases) > 1:  # one table per phase too (the lab's Tables 4-5)
@@ -90,8 +93,10 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
                "train_seconds": round(sum(r["seconds"] for r in history), 1),
                "wall_seconds": round(time.perf_counter() - started, 1)}
     if test_data is not None:
-        out = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last)
-        summary["test"] = task.metrics(out["outputs"], test_data.targets, classes)
+        labelled = task.label_column is not None  # colorize: scored per photo by `trivision evaluate --run`
+        out = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=labelled)
+        summary["test"] = (task.metrics(out["outputs"], test_data.targets, classes) if labelled
+                           else {"n": len(test_data), "loss": out["loss"]})
         results_rows.append({"model": cfg.model, "phase": "best", "epochs": len(history),
                              "test_loss": out["loss"], "test_acc": out["acc"]})
     (run_dir / "results.md").write_text(f"# {cfg.model} on {cfg.data} ({cfg.split} split)\n\n"
@@ -100,5 +105,5 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     save_weights(run_dir / "model.safetensors", model, {
         "model": cfg.model, "task": task.name, "classes": classes, "class_names": task.class_names(ds, classes),
         "image_size": cfg.image_size,
-        "dropout": cfg.dropout, "backbone": cfg.backbone, "split": cfg.split, "seed": cfg.seed})
+        "dropout": cfg.dropout, "backbone": cfg.backbone, "loss": cfg.loss, "split": cfg.split, "seed": cfg.seed})
     return summary

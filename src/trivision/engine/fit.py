@@ -1,7 +1,8 @@
 """The training engine: any model, any task, one or more phases, resumable, atomic checkpoints.
 
-A task tells the engine four things: how to turn an augmented batch into (inputs, targets), the loss,
-how many predictions were correct (or None), and which parameters train in a phase. The engine knows
+A task tells the engine five things: what its loss needs from the whole training split (colorize: how
+rare each colour is; classification: nothing), how to turn an augmented batch into (inputs, targets), the
+loss, how many predictions were correct (or None), and which parameters train in a phase. The engine knows
 nothing about faces, cars or colours. A model with a `backbone` and a `head` (forward = head(backbone(x)))
 can have its backbone frozen by a phase: it then stays in eval mode, and its features are cached
 (engine/cache.py), so such an epoch costs only the head.
@@ -36,6 +37,7 @@ class TensorData:
 
 
 class Trainable(Protocol):
+    def prepare(self, model: nn.Module, train: TensorData) -> None: ...
     def batch(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
     def correct(self, outputs: torch.Tensor, targets: torch.Tensor) -> int | None: ...
@@ -76,8 +78,9 @@ def _to_model_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 
 def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: int,
-              channels_last: bool = True) -> dict:
-    """Loss, accuracy and raw outputs of `model` over `data`, without augmentation."""
+              channels_last: bool = True, keep_outputs: bool = True) -> dict:
+    """Loss, accuracy and (with keep_outputs) raw outputs of `model` over `data`, without augmentation.
+    Outputs can be large (colorize: logits per pixel), so callers that need only loss and accuracy drop them."""
     model.eval()
 
     def batches():
@@ -85,11 +88,11 @@ def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: i
             x = data.images[start:start + batch_size].float().div_(255.0)
             inputs, targets = task.batch(x, data.targets[start:start + batch_size])
             yield _to_model_layout(inputs, channels_last), targets
-    return _run(model, task, batches())
+    return _run(model, task, batches(), keep_outputs)
 
 
 @torch.no_grad()
-def _run(forward: nn.Module, task: Trainable, batches) -> dict:
+def _run(forward: nn.Module, task: Trainable, batches, keep_outputs: bool = True) -> dict:
     total_loss, correct, n, outputs = 0.0, 0, 0, []
     for inputs, targets in batches:
         out = forward(inputs)
@@ -97,7 +100,8 @@ def _run(forward: nn.Module, task: Trainable, batches) -> dict:
         c = task.correct(out, targets)
         correct = None if c is None else correct + c
         n += len(inputs)
-        outputs.append(out)
+        if keep_outputs:
+            outputs.append(out)
     return {"loss": total_loss / max(n, 1), "acc": None if correct is None else correct / max(n, 1),
             "outputs": torch.cat(outputs) if outputs else torch.empty(0)}
 
@@ -114,6 +118,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    task.prepare(model, train)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     augment = build_augment(cfg.augment)
@@ -167,8 +172,8 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             row = _train_epoch(forward, task, batch_of, opt, sched, len(train), batch_size, steps, cfg,
                                desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch)
             if val is not None and len(val):
-                v = (run_model(model, task, val, batch_size, cfg.channels_last) if cache is None
-                     else _run(model.head.eval(), task, cache.val.batches(batch_size)))
+                v = (run_model(model, task, val, batch_size, cfg.channels_last, keep_outputs=False) if cache is None
+                     else _run(model.head.eval(), task, cache.val.batches(batch_size), keep_outputs=False))
                 row.update(val_loss=v["loss"], val_acc=v["acc"])
             row.update(epoch=epoch, phase=phase.name, lr=opt.param_groups[0]["lr"],
                        seconds=time.perf_counter() - t0)

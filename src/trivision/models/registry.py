@@ -23,7 +23,7 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 # shipped weights named for what they were trained on, not for their architecture: name -> architecture
-SHIPPED_AS = {"cars-bcnn-20": "bcnn"}
+SHIPPED_AS = {"cars-bcnn-20": "bcnn", "colorize-koala": "koala"}
 
 
 def register_model(name: str, task: str, input_size: int):
@@ -36,7 +36,8 @@ def register_model(name: str, task: str, input_size: int):
 def _ensure_loaded() -> None:
     # importing the model modules fills the registry
     import trivision.models.bilinear
-    import trivision.models.gender  # noqa: F401
+    import trivision.models.gender
+    import trivision.models.koala  # noqa: F401
 
 
 def list_models(task: str | None = None) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from trivision.errors import TrivisionError
 
-TASKS = ("gender", "cars")
+TASKS = ("gender", "cars", "colorize")
 
 
 def get_task(name: str):
@@ -13,4 +13,7 @@ def get_task(name: str):
     if name == "cars":
         from trivision.tasks.cars import CarsTask
         return CarsTask()
+    if name == "colorize":
+        from trivision.tasks.colorize import ColorizeTask
+        return ColorizeTask()
     raise TrivisionError(f"unknown task '{name}' (known: {', '.join(TASKS)})")

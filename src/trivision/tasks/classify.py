@@ -23,6 +23,9 @@ class ClassificationTask:
         """Names for people, stored with the weights; by default the class labels themselves."""
         return list(classes)
 
+    def prepare(self, model: nn.Module, train) -> None:
+        """Anything the loss needs from the whole training split before training (colorize: its bin weights)."""
+
     def batch(self, images: torch.Tensor, targets: torch.Tensor):
         return images, targets
 

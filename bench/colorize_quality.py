@@ -1,0 +1,100 @@
+"""Colorization against the targets, on colour photos the models never saw; a gallery; the time per photo.
+
+    python bench/colorize_quality.py MODEL [MODEL ...] (--data DIR | --test-split-of RUN)
+                                     [--gallery FILE] [--limit N] [--threads N]
+
+Each MODEL is a shipped name (colorize-koala), a weights file or a run folder. All are scored on the same
+photos: every colour photo of DIR (e.g. ../shared/data/seed-colorization/test), or the saved test split of
+RUN (a `trivision train colorize` run folder: the photos it never trained or selected on). Targets, for
+every model but the lab's reproduction: PSNR above the grey baseline (a*b* = 0) and a colourfulness ratio
+of at least 0.6. The time is that of colorizing one 256x256 photo (median of 5, after a warm-up), model
+loading excluded. --gallery draws the first 8 photos, one row each: grey | each model | original.
+Prints a table; the last line is JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from trivision.colorize import colorize_photo, load_colorizer
+from trivision.data.datasets import read_dataset
+from trivision.data.images import decode_image, is_grey
+from trivision.data.loading import resize
+from trivision.evaluate import evaluate, run_test_split
+import common  # bench/common.py
+
+MIN_COLOURFULNESS_RATIO = 0.6
+GALLERY_ROWS, GALLERY_SIDE = 8, 192
+
+
+def seconds_per_photo(loaded, repeats: int = 5) -> float:
+    photo = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    colorize_photo(loaded, photo)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        colorize_photo(loaded, photo)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def gallery(path: Path, models: dict, photos: list[np.ndarray]) -> None:
+    """One row per photo: grey | each model's colorization | original; panels are central squares."""
+    def panel(rgb):
+        h, w = rgb.shape[:2]
+        side = min(h, w)
+        square = rgb[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        return resize(square, GALLERY_SIDE).permute(1, 2, 0).numpy()
+    rows = []
+    for rgb in photos:
+        results = [colorize_photo(loaded, rgb) for loaded in models.values()]
+        rows.append(np.concatenate([panel(results[0].grey)] + [panel(r.rgb) for r in results] + [panel(rgb)], 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="+")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data")
+    src.add_argument("--test-split-of", metavar="RUN")
+    p.add_argument("--gallery", help="PNG file for the gallery of the first 8 photos")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--threads", type=int)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows, loaded = [], {}
+    for name in args.models:
+        loaded[name] = load_colorizer(name)
+        r = evaluate("colorize", data=args.data, run=args.test_split_of, model=name, limit=args.limit)
+        lab = loaded[name].meta.get("loss") == "mse"  # the lab's objective: shown beside, no target
+        rows.append({**r, "model": name, "loss": loaded[name].meta.get("loss"),
+                     "seconds_per_256px_photo": seconds_per_photo(loaded[name]), "threads": torch.get_num_threads(),
+                     "meets_targets": None if lab else bool(r["psnr"] > r["psnr_grey"] and
+                                                           r["colourfulness_ratio"] >= MIN_COLOURFULNESS_RATIO)})
+    print(f"photos: {args.data or 'test split of ' + args.test_split_of} ({rows[0]['n']} in colour)")
+    print("| model | objective | PSNR | grey PSNR | colourfulness ratio | s per 256px photo | targets |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        verdict = {None: "(lab)", True: "met", False: "MISSED"}[r["meets_targets"]]
+        print(f"| {r['model']} | {r['loss']} | {r['psnr']:.2f} | {r['psnr_grey']:.2f} | "
+              f"{r['colourfulness_ratio']:.2f} | {r['seconds_per_256px_photo']:.2f} | {verdict} |")
+    if args.gallery:
+        ds = run_test_split(Path(args.test_split_of), "colorize") if args.test_split_of else read_dataset(args.data, None)
+        photos = [rgb for rgb in (decode_image(ds.source(i)) for i in range(len(ds))) if not is_grey(rgb)]
+        gallery(Path(args.gallery), loaded, photos[:GALLERY_ROWS])
+        print(f"gallery: {args.gallery} (grey | {' | '.join(args.models)} | original)")
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    common.run(main)

@@ -1,0 +1,101 @@
+"""`trivision colorize`: photos in, colorized photos and side-by-side comparisons out.
+
+A photo of any size is colorized at the model's size (256x256): the a*b* the model gives are upsampled
+(bilinear) to the photo's own size and put with the photo's own L channel, so the result is as sharp as
+the input and keeps its lightness exactly. A colour photo is turned grey first (its L channel); a grey one
+(one channel, or RGB with equal channels) is used as it is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from trivision.data.images import decode_image, is_grey
+from trivision.data.lab import lab_to_rgb_keeping_l, rgb_to_lab
+from trivision.data.loading import resize
+from trivision.errors import BadImage, TrivisionError
+from trivision.inference import LoadedModel, load_model
+
+DEFAULT_MODEL = "colorize-koala"
+COMPARE_HEIGHT = 512  # the comparison's panels are shrunk to at most this height
+
+
+@dataclass
+class Colorized:
+    rgb: np.ndarray       # HxWx3 uint8: the colorized photo
+    grey: np.ndarray      # HxWx3 uint8: what the model saw (the photo's L, a*b* = 0)
+    original: np.ndarray  # HxWx3 uint8: the photo as decoded
+    had_colour: bool
+
+
+def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    return rgb[0].mul(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+@torch.no_grad()
+def colorize_photo(loaded: LoadedModel, image) -> Colorized:
+    """Colorize one photo (a path, bytes, PIL image or array) at its own size."""
+    rgb = decode_image(image)
+    light = rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255.0)[:, :1]
+    small = resize(rgb, loaded.image_size)[None].float() / 255.0
+    ab = loaded.model.to_ab(loaded.model(rgb_to_lab(small)[:, :1] / 100.0))
+    shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
+    ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False, antialias=shrinking)
+    colour = lab_to_rgb_keeping_l(torch.cat([light, ab], 1))
+    grey = lab_to_rgb_keeping_l(torch.cat([light, torch.zeros_like(ab)], 1))
+    return Colorized(_to_uint8(colour), _to_uint8(grey), rgb, not is_grey(rgb))
+
+
+def comparison(result: Colorized) -> np.ndarray:
+    """grey | colorized | original (the original only when the photo had colour), side by side."""
+    panels = [result.grey, result.rgb] + ([result.original] if result.had_colour else [])
+    h, w = result.rgb.shape[:2]
+    if h > COMPARE_HEIGHT:
+        size = (COMPARE_HEIGHT, max(1, round(w * COMPARE_HEIGHT / h)))
+        panels = [resize(p, size).permute(1, 2, 0).numpy() for p in panels]
+    return np.concatenate(panels, axis=1)
+
+
+def load_colorizer(model: str | None) -> LoadedModel:
+    loaded = load_model(model or DEFAULT_MODEL)
+    if loaded.task != "colorize":
+        raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not 'colorize'")
+    return loaded
+
+
+def colorize_files(paths: list[str], output_dir: str, model: str | None = None) -> Iterator[dict]:
+    """Write OUTPUT_DIR/NAME.png and NAME-compare.png for each photo; one dict per photo (or its error)."""
+    loaded = load_colorizer(model)
+    out = Path(output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrivisionError(f"--output-dir {out}: cannot create the folder ({e.strerror or e})") from None
+    used: set[str] = set()
+    for path in paths:
+        try:
+            result = colorize_photo(loaded, path)
+        except BadImage as e:
+            yield {"image": path, "error": str(e)}
+            continue
+        name = _unused_name(Path(path).stem, used)
+        Image.fromarray(result.rgb).save(out / f"{name}.png")
+        Image.fromarray(comparison(result)).save(out / f"{name}-compare.png")
+        yield {"image": path, "output": str(out / f"{name}.png"), "compare": str(out / f"{name}-compare.png"),
+               "had_colour": result.had_colour}
+
+
+def _unused_name(stem: str, used: set[str]) -> str:
+    """`stem`, or stem-2, stem-3... when photos of one call share a name (a/x.jpg, b/x.jpg)."""
+    name, k = stem, 1
+    while name in used:
+        k += 1
+        name = f"{stem}-{k}"
+    used.add(name)
+    return name

@@ -1,0 +1,107 @@
+"""The koala colorization network: shapes of both heads, a frozen embedder in every mode, a pluggable
+embedding network, a*b* decoding, and clear errors for what it cannot take."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trivision.config import Phase
+from trivision.engine.report import param_counts
+from trivision.errors import TrivisionError
+from trivision.models import create_model, model_info
+from trivision.models.backbones import cached_weights_file, imagenet_weights
+from trivision.tasks.colorize import ColorizeTask
+
+
+@pytest.fixture(scope="module")
+def mse_model():
+    torch.manual_seed(0)
+    return create_model("koala", image_size=64, pretrained=False, loss="mse")
+
+
+@pytest.fixture(scope="module")
+def classify_model():
+    torch.manual_seed(0)
+    return create_model("koala", image_size=64, pretrained=False, loss="classify")
+
+
+def test_registered_for_colorize_at_256():
+    info = model_info("koala")
+    assert (info.task, info.input_size) == ("colorize", 256)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (32, 48)])
+def test_mse_head_gives_ab_over_128_at_full_size(mse_model, size):
+    out = mse_model.eval()(torch.rand(2, 1, *size))
+    assert out.shape == (2, 2, *size)
+    assert out.abs().max() <= 1.0  # tanh
+    assert torch.allclose(mse_model.to_ab(out), out * 128)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (32, 48)])
+def test_classify_head_gives_bin_logits_at_half_size(classify_model, size):
+    out = classify_model.eval()(torch.rand(2, 1, *size))
+    assert out.shape == (2, 261, size[0] // 2, size[1] // 2)
+    ab = classify_model.to_ab(out)
+    assert ab.shape == (2, 2, size[0] // 2, size[1] // 2)
+    bins = classify_model.ab_bins
+    assert (ab >= bins.min(0).values[None, :, None, None] - 1e-4).all()
+    assert (ab <= bins.max(0).values[None, :, None, None] + 1e-4).all()
+
+
+def test_annealed_mean_of_a_sure_bin_is_its_centre(classify_model):
+    logits = torch.full((1, 261, 1, 1), -20.0)
+    logits[0, 100] = 20.0
+    assert torch.allclose(classify_model.to_ab(logits)[0, :, 0, 0], classify_model.ab_bins[100], atol=1e-3)
+
+
+def test_the_labs_parameter_count(mse_model):
+    counts = param_counts(mse_model)
+    assert counts["trainable"] == 6_541_202  # encoder, fusion (256 + 1000 -> 256) and decoder
+    assert counts["non_trainable"] > 3_000_000  # the frozen MobileNetV2 (3.5M weights) and its BatchNorm statistics
+
+
+def test_the_embedder_stays_frozen_and_in_eval_mode(classify_model):
+    task = ColorizeTask()
+    task.set_phase(classify_model, Phase("train"))
+    classify_model.train()
+    assert classify_model.encoder.training and not classify_model.embedder.training
+    assert not any(m.training for m in classify_model.embedder.modules())
+    assert not any(p.requires_grad for p in classify_model.embedder.parameters())
+    assert all(p.requires_grad for p in classify_model.encoder.parameters())
+    classify_model(torch.rand(2, 1, 32, 32)).sum().backward()
+    assert classify_model.encoder[0][0].weight.grad is not None
+    assert all(p.grad is None for p in classify_model.embedder.parameters())
+    classify_model.zero_grad(set_to_none=True)
+    with pytest.raises(TrivisionError, match="koala has none to freeze"):
+        task.set_phase(classify_model, Phase("frozen", freeze_backbone=True))
+
+
+def test_the_embedding_is_a_probability_per_image(mse_model):
+    probs = mse_model.embed(torch.rand(3, 1, 40, 24))
+    assert probs.shape == (3, 1000)
+    assert torch.allclose(probs.sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_the_embedding_network_is_pluggable():
+    model = create_model("koala", image_size=32, pretrained=False, backbone="mobilenet_v3_small")
+    assert type(model.embedder).__name__ == "MobileNetV3"
+    assert model.eval()(torch.rand(1, 1, 32, 32)).shape == (1, 2, 32, 32)
+
+
+def test_pretrained_imagenet_weights_load_offline():
+    if not cached_weights_file(imagenet_weights("mobilenet_v2")).exists():
+        pytest.skip("MobileNetV2's ImageNet weights are not in torch's hub cache (make install puts them there)")
+    model = create_model("koala", image_size=32, pretrained=True)
+    reference = torch.load(cached_weights_file(imagenet_weights("mobilenet_v2")), map_location="cpu")
+    assert torch.equal(model.embedder.classifier[1].weight, reference["classifier.1.weight"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"image_size": 100}, "image size 100 is not a multiple of 8"),
+    ({"loss": "l1"}, "unknown colorize loss 'l1' (use mse or classify)"),
+    ({"backbone": "nonet"}, "unknown embedding network 'nonet'"),
+])
+def test_what_koala_refuses(kwargs, message):
+    with pytest.raises(TrivisionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        create_model("koala", pretrained=False, **kwargs)
