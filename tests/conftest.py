@@ -104,3 +104,31 @@ def tiny_weights(tmp_path_factory) -> Path:
 def rgb_noise():
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def cars_weights(tmp_path_factory) -> Path:
+    """An untrained bcnn-lowdim (random MobileNetV2) on 6 named classes at 64x64, saved as train.py saves."""
+    from trivision.engine.checkpoint import save_weights
+    from trivision.models import create_model
+    torch.manual_seed(0)
+    classes = [str(i) for i in range(1, 7)]
+    path = tmp_path_factory.mktemp("weights") / "cars.safetensors"
+    save_weights(path, create_model("bcnn-lowdim", image_size=64, num_classes=6, pretrained=False).eval(), {
+        "model": "bcnn-lowdim", "task": "cars", "classes": classes,
+        "class_names": [f"Test Car {c} 2012" for c in classes], "image_size": 64, "dropout": 0.5,
+        "backbone": "mobilenet_v2", "loss": "", "split": "image", "seed": 0})
+    return path
+
+
+@pytest.fixture(scope="session")
+def koala_weights(tmp_path_factory) -> Path:
+    """An untrained koala (random embedder, classify head) at 64x64, saved as train.py saves."""
+    from trivision.engine.checkpoint import save_weights
+    from trivision.models import create_model
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "koala.safetensors"
+    save_weights(path, create_model("koala", image_size=64, pretrained=False, loss="classify").eval(), {
+        "model": "koala", "task": "colorize", "classes": [], "class_names": [], "image_size": 64,
+        "dropout": 0.5, "backbone": "mobilenet_v2", "loss": "classify", "split": "image", "seed": 0})
+    return path

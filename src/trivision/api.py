@@ -8,7 +8,11 @@ from trivision.tasks import get_task
 
 class Predictor:
     def __init__(self, name_or_path: str, framing: str = "detect"):
-        self.loaded = load_model(name_or_path)
+        if str(name_or_path).endswith(".onnx"):  # an exported file: runs with onnxruntime
+            from trivision.export import load_onnx
+            self.loaded = load_onnx(name_or_path)
+        else:
+            self.loaded = load_model(str(name_or_path))
         self.task = get_task(self.loaded.task)
         self.framing = framing
 
@@ -18,5 +22,6 @@ class Predictor:
 
 
 def load(name_or_path: str, framing: str = "detect") -> Predictor:
-    """A shipped model by name ('gender-cnn', 'gender-tiny') or a .safetensors file / run folder."""
+    """A shipped model by name ('gender-cnn', 'gender-tiny'), a .safetensors file / run folder, or an .onnx
+    file written by `trivision export` (run with onnxruntime)."""
     return Predictor(name_or_path, framing)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 from trivision.errors import TrivisionError
@@ -49,6 +50,8 @@ def cmd_train(args) -> None:
         cfg.phases[0].lr = args.lr if args.lr is not None else cfg.phases[0].lr
     cfg = apply_overrides(cfg, args.set or [])
     summary = train(task, cfg, log=lambda s: print(s, flush=True))
+    if int(os.environ.get("RANK", "0")) != 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return  # under torchrun, rank 0 alone reports
     if "test" in summary:
         _print_metrics_table(summary["test"])
     _print_json(summary)
@@ -81,13 +84,45 @@ def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
 def cmd_predict(args) -> None:
     from trivision.predict import predict_files
     failed = 0
-    for line in predict_files(args.task, args.images, model=args.weights or args.model, framing=args.framing):
+    model = _runtime_model(args) or args.weights or args.model
+    for line in predict_files(args.task, args.images, model=model, framing=args.framing):
         if "error" in line:
             failed += 1
             print(f"error: {line['error']}", file=sys.stderr)
         _print_json(line)
     if failed:
         raise SystemExit(1)
+
+
+def _runtime_model(args):
+    """`--runtime onnx --onnx FILE`: the exported file, loaded for onnxruntime; None for the torch runtime."""
+    if getattr(args, "runtime", "torch") != "onnx":
+        if getattr(args, "onnx", None):
+            raise TrivisionError("--onnx FILE runs with onnxruntime: add --runtime onnx")
+        return None
+    if not args.onnx:
+        raise TrivisionError("--runtime onnx needs --onnx FILE (write one with: trivision export MODEL "
+                             "--format onnx --output FILE)")
+    if args.weights or args.model:
+        raise TrivisionError("--runtime onnx runs the --onnx file: drop --weights/--model")
+    from trivision.export import load_onnx
+    return load_onnx(args.onnx)
+
+
+# --- export, serve -----------------------------------------------------------------------------
+
+def cmd_export(args) -> None:
+    from trivision.export import export_onnx
+    result = export_onnx(args.model, args.output, opset=args.opset)
+    print(f"wrote {result['output']} ({result['bytes'] / 1e6:.1f} MB, opset {result['opset']}); "
+          f"onnxruntime vs PyTorch on a random input: max |difference| {result['max_abs_diff']:.2e}", flush=True)
+    _print_json(result)
+
+
+def cmd_serve(args) -> None:
+    from trivision.serve.app import serve
+    serve(host=args.host, port=args.port, gender=args.gender_model, cars=args.cars_model,
+          colorize=args.colorize_model, threads=args.threads)
 
 
 # --- colorize ----------------------------------------------------------------------------------
@@ -98,7 +133,8 @@ def cmd_colorize(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     failed = 0
-    for line in colorize_files(args.images, args.output_dir, model=args.weights or args.model):
+    model = _runtime_model(args) or args.weights or args.model
+    for line in colorize_files(args.images, args.output_dir, model=model):
         if "error" in line:
             failed += 1
             print(f"error: {line['error']}", file=sys.stderr)
@@ -122,6 +158,12 @@ def cmd_params(args) -> None:
     rows = [(n, param_counts(create_model(n, pretrained=False))) for n in names]
     print(params_table(rows), end="")
     _print_json({n: c for n, c in rows})
+
+
+def _add_runtime_flags(parser) -> None:
+    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                        help="torch (default), or onnx: run the --onnx file with onnxruntime")
+    parser.add_argument("--onnx", metavar="FILE", help="an ONNX file written by `trivision export`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", default=None)
     pr.add_argument("--weights")
     pr.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find faces or not")
+    _add_runtime_flags(pr)
     pr.set_defaults(func=cmd_predict)
 
     c = sub.add_parser("colorize", help="colorize photos: writes NAME.png and NAME-compare.png per photo")
@@ -179,7 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="shipped model name (colorize-koala)")
     c.add_argument("--weights", help="a .safetensors file or run folder")
     c.add_argument("--threads", type=int, help="torch CPU threads (torch's default)")
+    _add_runtime_flags(c)
     c.set_defaults(func=cmd_colorize)
+
+    x = sub.add_parser("export", help="export a model to ONNX (checked against PyTorch with onnxruntime)")
+    x.add_argument("model", help="shipped model name, .safetensors file or run folder")
+    x.add_argument("--format", choices=["onnx"], default="onnx")
+    x.add_argument("--output", required=True, help="the .onnx file to write")
+    x.add_argument("--opset", type=int, default=18, help="ONNX opset (18)")
+    x.set_defaults(func=cmd_export)
+
+    sv = sub.add_parser("serve", help="the web page and JSON API (FastAPI): gender, cars and colorize")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--gender-model", default="gender-cnn", help="shipped name, .safetensors file or run folder")
+    sv.add_argument("--cars-model", default="cars-bcnn-20", help="shipped name, .safetensors file or run folder")
+    sv.add_argument("--colorize-model", default="colorize-koala",
+                    help="shipped name, .safetensors file or run folder")
+    sv.add_argument("--threads", type=int, help="torch CPU threads (torch's default)")
+    sv.set_defaults(func=cmd_serve)
 
     a = sub.add_parser("augment-preview", help="a grid of augmented copies of some photos")
     a.add_argument("images", nargs="+")

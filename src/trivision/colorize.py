@@ -62,14 +62,14 @@ def comparison(result: Colorized) -> np.ndarray:
     return np.concatenate(panels, axis=1)
 
 
-def load_colorizer(model: str | None) -> LoadedModel:
-    loaded = load_model(model or DEFAULT_MODEL)
+def load_colorizer(model: str | LoadedModel | None) -> LoadedModel:
+    loaded = model if isinstance(model, LoadedModel) else load_model(model or DEFAULT_MODEL)
     if loaded.task != "colorize":
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not 'colorize'")
     return loaded
 
 
-def colorize_files(paths: list[str], output_dir: str, model: str | None = None) -> Iterator[dict]:
+def colorize_files(paths: list[str], output_dir: str, model: str | LoadedModel | None = None) -> Iterator[dict]:
     """Write OUTPUT_DIR/NAME.png and NAME-compare.png for each photo; one dict per photo (or its error)."""
     loaded = load_colorizer(model)
     out = Path(output_dir)

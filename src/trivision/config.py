@@ -52,6 +52,7 @@ class TrainConfig:
     pretrained: bool = True           # start the backbone from its ImageNet weights (false: random, for tests)
     cached_views: int = 4             # a frozen-backbone phase caches the backbone's features of this many
                                       # augmented views of the training set (0: run the backbone every step)
+    device: str = "auto"              # auto (cuda:LOCAL_RANK when CUDA is available, else cpu) | cpu | cuda[:N]
 
 
 def _build(cls, data: dict, where: str):

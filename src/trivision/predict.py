@@ -29,10 +29,11 @@ def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> 
     return [task.answer(box, p, loaded) for (box, _), p in zip(frames, probs)]
 
 
-def predict_files(task_name: str, paths: list[str], model: str | None = None,
+def predict_files(task_name: str, paths: list[str], model: str | LoadedModel | None = None,
                   framing: str = "detect") -> Iterator[dict]:
+    """`model`: a shipped name, a weights file or run folder, or a LoadedModel (e.g. export.load_onnx's)."""
     task = get_task(task_name)
-    loaded = load_model(model or DEFAULT_MODEL[task_name])
+    loaded = model if isinstance(model, LoadedModel) else load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
     for path in paths:

@@ -1,4 +1,7 @@
-"""`trivision train`: dataset -> saved split -> decoded tensors -> engine -> reports and weights."""
+"""`trivision train`: dataset -> saved split -> decoded tensors -> engine -> reports and weights.
+
+Launched by `torchrun` with several processes, every process reads and decodes the data and trains its
+share of each epoch (engine/fit.py); rank 0 alone writes the run folder."""
 from __future__ import annotations
 
 import time
@@ -11,7 +14,7 @@ from trivision.config import TrainConfig
 from trivision.data import splits
 from trivision.data.datasets import encode_labels, read_dataset
 from trivision.data.loading import load_images
-from trivision.engine import report
+from trivision.engine import distributed, report
 from trivision.engine.checkpoint import save_weights
 from trivision.engine.fit import TensorData, fit, run_model
 from trivision.errors import TrivisionError
@@ -23,7 +26,14 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 
 
 def train(task, cfg: TrainConfig, log=print) -> dict:
-    """Train `cfg.model` on `cfg.data`; return a summary (run folder, metrics, time)."""
+    """Train `cfg.model` on `cfg.data`; return a summary (run folder, metrics, time). Under `torchrun`
+    (WORLD_SIZE > 1) the process group is set up here and torn down at the end."""
+    with distributed.process_group():
+        return _train(task, cfg, log if distributed.is_main() else (lambda s: None))
+
+
+def _train(task, cfg: TrainConfig, log) -> dict:
+    main = distributed.is_main()
     if model_info(cfg.model).task != task.name:
         raise TrivisionError(f"model '{cfg.model}' is for task '{model_info(cfg.model).task}', not '{task.name}'")
     if not cfg.data:
@@ -48,9 +58,10 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     split_file = run_dir / "split.csv"
     if cfg.resume and split_file.exists():
         split = splits.load_split(split_file, ds)  # a resumed run must see exactly the same split
-    else:
+    else:  # seeded: every process computes the same split
         split = splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
-        splits.save_split(split_file, ds, split)
+        if main:
+            splits.save_split(split_file, ds, split)
 
     def tensors(name: str) -> TensorData | None:
         rows = splits.indices(split, name)
@@ -79,6 +90,8 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
             return
         row = {"model": cfg.model, "phase": phase.name, "epochs": len(rows),
                **{k: rows[-1].get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
+        if not main:
+            return
         if test_data is not None:
             t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=False)
             row.update(test_loss=t["loss"], test_acc=t["acc"])
@@ -92,6 +105,10 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
     summary = {"run_dir": str(run_dir), "model": cfg.model, "epochs": len(history),
                "train_seconds": round(sum(r["seconds"] for r in history), 1),
                "wall_seconds": round(time.perf_counter() - started, 1)}
+    if distributed.world_size() > 1:
+        summary["processes"] = distributed.world_size()
+    if not main:  # rank 0 tests the best weights and writes the reports
+        return summary
     if test_data is not None:
         labelled = task.label_column is not None  # colorize: scored per photo by `trivision evaluate --run`
         out = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=labelled)

@@ -55,4 +55,4 @@ def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
     """(N, 2, H, W) a*b* -> (N, H, W) the index of each pixel's bin (the nearest kept one)."""
     _, table, reach = _bins()
     cell = torch.round(ab / AB_BIN).long().clamp(-reach, reach) + reach
-    return table[cell[:, 0], cell[:, 1]]
+    return table.to(cell.device)[cell[:, 0], cell[:, 1]]

@@ -64,10 +64,12 @@ def build_cache(model: nn.Module, task, train, val, augment: nn.Module, cfg: Tra
 
 def _features(backbone: nn.Module, task, data, batch_size: int, layout, augment: nn.Module | None = None):
     features, targets = [], []
+    p = next(backbone.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")  # features stay on the training device
     for start in range(0, len(data), batch_size):
-        images = data.images[start:start + batch_size]
+        images = data.images[start:start + batch_size].to(device)
         x = augment_batch(augment, images) if augment is not None else images.float().div_(255.0)
-        inputs, t = task.batch(x, data.targets[start:start + batch_size])
+        inputs, t = task.batch(x, data.targets[start:start + batch_size].to(device))
         features.append(backbone(layout(inputs)).half())
         targets.append(t)
     return CachedData(torch.cat(features), torch.cat(targets))

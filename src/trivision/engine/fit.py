@@ -6,6 +6,14 @@ loss, how many predictions were correct (or None), and which parameters train in
 nothing about faces, cars or colours. A model with a `backbone` and a `head` (forward = head(backbone(x)))
 can have its backbone frozen by a phase: it then stays in eval mode, and its features are cached
 (engine/cache.py), so such an epoch costs only the head.
+
+Devices and processes: the model trains on `cfg.device` (auto: the process's GPU when there is one); the
+decoded images stay uint8 in CPU memory and each batch moves to the device. Launched by `torchrun` with
+several processes (engine/distributed.py), the model is wrapped in DistributedDataParallel, each epoch's
+seeded order is dealt out by rank (order[rank::world]) with the steps divided among the processes (an epoch
+is still one pass over the data), augmentation and dropout are seeded per rank, the training loss and
+accuracy are summed over the processes, validation runs identically on every one, and only rank 0 writes
+files. A frozen-backbone phase caches the features of the whole training set in every process.
 """
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ from tqdm import tqdm
 
 from trivision.config import Phase, TrainConfig, save_config
 from trivision.data.augment import augment_batch, build_augment
-from trivision.engine import report
+from trivision.engine import distributed, report
 from trivision.engine.cache import build_cache, can_cache
 from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
 from trivision.errors import TrivisionError
@@ -46,6 +54,14 @@ class Trainable(Protocol):
 
 class NonFiniteLoss(TrivisionError):
     pass
+
+
+RANK_SEED = 1_000_003  # process r of a multi-process run seeds its augmentation and dropout with seed + r * this
+
+
+def device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -82,11 +98,12 @@ def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: i
     """Loss, accuracy and (with keep_outputs) raw outputs of `model` over `data`, without augmentation.
     Outputs can be large (colorize: logits per pixel), so callers that need only loss and accuracy drop them."""
     model.eval()
+    device = device_of(model)
 
     def batches():
         for start in range(0, len(data), batch_size):
-            x = data.images[start:start + batch_size].float().div_(255.0)
-            inputs, targets = task.batch(x, data.targets[start:start + batch_size])
+            x = data.images[start:start + batch_size].to(device).float().div_(255.0)
+            inputs, targets = task.batch(x, data.targets[start:start + batch_size].to(device))
             yield _to_model_layout(inputs, channels_last), targets
     return _run(model, task, batches(), keep_outputs)
 
@@ -101,7 +118,7 @@ def _run(forward: nn.Module, task: Trainable, batches, keep_outputs: bool = True
         correct = None if c is None else correct + c
         n += len(inputs)
         if keep_outputs:
-            outputs.append(out)
+            outputs.append(out.cpu())
     return {"loss": total_loss / max(n, 1), "acc": None if correct is None else correct / max(n, 1),
             "outputs": torch.cat(outputs) if outputs else torch.empty(0)}
 
@@ -109,25 +126,34 @@ def _run(forward: nn.Module, task: Trainable, batches, keep_outputs: bool = True
 def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | None,
         cfg: TrainConfig, run_dir: Path, log: Callable[[str], None] = print,
         on_phase_end: Callable[[int, Phase, list[dict]], None] | None = None) -> list[dict]:
-    """Train through cfg.phases; return the history (one dict per epoch). The best weights end up in `model`."""
+    """Train through cfg.phases; return the history (one dict per epoch). The best weights end up in `model`
+    (which is moved to cfg.device)."""
     if len(train) == 0:
         raise TrivisionError("the training split is empty")
+    rank, world = distributed.rank(), distributed.world_size()
+    main = rank == 0
+    if not main:
+        log = _quiet
+    device = distributed.resolve_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     ck_dir = run_dir / "checkpoints"
-    save_config(cfg, run_dir / "config.toml")
+    if main:
+        save_config(cfg, run_dir / "config.toml")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + RANK_SEED * rank)
     task.prepare(model, train)
+    model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    augment = build_augment(cfg.augment)
+    augment = build_augment(cfg.augment).to(device)
 
     def layout(x: torch.Tensor) -> torch.Tensor:
         return _to_model_layout(x, cfg.channels_last)
 
     def augmented_batch(idx: torch.Tensor):
-        inputs, targets = task.batch(augment_batch(augment, train.images[idx]), train.targets[idx])
+        images = train.images[idx].to(device, non_blocking=True)
+        inputs, targets = task.batch(augment_batch(augment, images), train.targets[idx].to(device, non_blocking=True))
         return layout(inputs), targets
 
     state = None
@@ -139,7 +165,11 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     history: list[dict] = state["history"] if state else []
     best = state["best"] if state else None
     batch_size = min(cfg.batch_size, len(train))
-    steps = cfg.steps_per_epoch or max(1, len(train) // batch_size)
+    # one pass over the data per epoch, whatever the number of processes: each takes 1/world of the steps
+    steps = max(1, math.ceil((cfg.steps_per_epoch or max(1, len(train) // batch_size)) / world))
+    if world > 1:
+        log(f"{world} processes ({device.type}, {'nccl' if device.type == 'cuda' else 'gloo'}): "
+            f"{steps} steps of {batch_size} per process and epoch")
 
     for pi, phase in enumerate(cfg.phases):
         if state and pi < state["phase"]:
@@ -152,7 +182,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         if state and pi == state["phase"]:
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
+            _restore_rng(state, cfg, rank, world, device, log)
             first = state["epoch_in_phase"] + 1
             state = None
         started = time.perf_counter()  # the phase's first epoch also pays for caching features
@@ -160,17 +190,21 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         if first < phase.epochs and can_cache(model, phase, cfg):
             cache = build_cache(model, task, train, val, augment, cfg, layout)
             log(f"phase {phase.name}: frozen backbone features of {len(cache.views)} augmented views cached "
-                f"({cache.nbytes() / 2**20:.0f} MiB, {time.perf_counter() - started:.0f}s)")
+                f"({cache.nbytes() / 2**20:.0f} MiB, {time.perf_counter() - started:.0f}s"
+                f"{', in each process' if world > 1 else ''})")
+        trained = model if cache is None else model.head  # the cached phase trains the head alone
+        if world > 1 and first < phase.epochs:
+            from torch.nn.parallel import DistributedDataParallel
+            trained = DistributedDataParallel(trained, device_ids=[device.index] if device.type == "cuda" else None)
         for ep in range(first, phase.epochs):
             epoch = len(history) + 1
             t0 = started if ep == first else time.perf_counter()
             _train_mode(model, phase)
-            if cache is None:
-                forward, batch_of = model, augmented_batch
-            else:  # the head alone, on this epoch's view of the cached features
-                forward, batch_of = model.head, cache.views[ep % len(cache.views)].batch
-            row = _train_epoch(forward, task, batch_of, opt, sched, len(train), batch_size, steps, cfg,
-                               desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch)
+            # the cached phase: this epoch's view of the cached features
+            batch_of = augmented_batch if cache is None else cache.views[ep % len(cache.views)].batch
+            row = _train_epoch(trained, task, batch_of, opt, sched, len(train), batch_size, steps, cfg,
+                               desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch, rank=rank, world=world)
+            distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics: validation agrees everywhere
             if val is not None and len(val):
                 v = (run_model(model, task, val, batch_size, cfg.channels_last, keep_outputs=False) if cache is None
                      else _run(model.head.eval(), task, cache.val.batches(batch_size), keep_outputs=False))
@@ -179,24 +213,62 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
                        seconds=time.perf_counter() - t0)
             history.append(row)
             score = _score(row)
+            rng = _rng_state(device)
+            rng_by_rank = distributed.gather_objects(rng) if world > 1 else None
+            if not main:  # rank 0 writes every file
+                if best is None or score > best:
+                    best = score
+                continue
             if best is None or score > best:
                 best = score
                 save_checkpoint(ck_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch})
             save_checkpoint(ck_dir / "last.pt", {
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng": torch.get_rng_state(), "phase": pi, "epoch_in_phase": ep, "history": history,
-                "best": best})
+                "rng": rng["cpu"], "cuda_rng": rng["cuda"], "rng_by_rank": rng_by_rank, "world_size": world,
+                "phase": pi, "epoch_in_phase": ep, "history": history, "best": best})
             report.write_history(run_dir / "history.csv", history)
             report.plot_curves(run_dir / "curves.png", history, cfg.model)
             if len(cfg.phases) > 1:  # and one per phase (the lab's Figures 5-6)
                 report.plot_curves(run_dir / f"curves-{phase.name}.png",
                                    [r for r in history if r["phase"] == phase.name], f"{cfg.model}, {phase.name}")
             log(_epoch_line(row))
+        del trained
         if on_phase_end is not None:
             on_phase_end(pi, phase, history)
+    distributed.barrier()  # rank 0 has written best.pt
     best_state = load_checkpoint(ck_dir / "best.pt")
     model.load_state_dict(best_state["model"])
     return history
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _rng_state(device: torch.device) -> dict:
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def _restore_rng(state: dict, cfg: TrainConfig, rank: int, world: int, device: torch.device, log) -> None:
+    """This process's random state where the checkpoint was written, so a resumed run repeats exactly what
+    an uninterrupted one does (with the same number of processes)."""
+    saved_world = state.get("world_size", 1)
+    per_rank = state.get("rng_by_rank")
+    if world == saved_world:
+        mine = per_rank[rank] if world > 1 else {"cpu": state["rng"], "cuda": state.get("cuda_rng")}
+    elif world == 1:
+        mine = {"cpu": state["rng"], "cuda": state.get("cuda_rng")}
+        log(f"note: the checkpoint was written by {saved_world} processes and this run has 1: "
+            "it continues from rank 0's random state")
+    else:
+        torch.manual_seed(cfg.seed + RANK_SEED * rank + len(state["history"]))
+        log(f"note: the checkpoint was written by {saved_world} process(es) and this run has {world}: "
+            "augmentation is reseeded per process")
+        return
+    torch.set_rng_state(mine["cpu"])
+    if mine.get("cuda") is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(mine["cuda"], device)
 
 
 def _score(row: dict) -> float:
@@ -225,31 +297,44 @@ def _train_mode(model: nn.Module, phase: Phase) -> None:
 
 
 def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batch_size: int, steps: int,
-                 cfg: TrainConfig, desc: str, epoch: int) -> dict:
-    """`steps` optimizer steps; batch_of(row indices) gives (inputs, targets) for `forward`."""
+                 cfg: TrainConfig, desc: str, epoch: int, rank: int = 0, world: int = 1) -> dict:
+    """`steps` optimizer steps; batch_of(row indices) gives (inputs, targets) for `forward`. With several
+    processes, each takes every world-th row of the epoch's order, starting at its rank."""
     # the order depends only on (seed, epoch), so a resumed run sees the same batches
     g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-    order = torch.cat([torch.randperm(rows, generator=g) for _ in range(math.ceil(steps * batch_size / rows))])
+    need = steps * batch_size * world
+    order = torch.cat([torch.randperm(rows, generator=g) for _ in range(math.ceil(need / rows))])
+    if world > 1:
+        order = order[rank::world]
     total_loss, correct, n = 0.0, 0, 0
-    bar = tqdm(range(steps), desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True)
-    for step in bar:
-        idx = order[step * batch_size:(step + 1) * batch_size]
-        inputs, targets = batch_of(idx)
-        out = forward(inputs)
-        loss = task.loss(out, targets)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}: training stopped; "
-                                "the last good checkpoint is kept (try a lower learning rate)")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        total_loss += loss.item() * len(idx)
-        n += len(idx)
-        c = task.correct(out.detach(), targets)
-        correct = None if c is None or correct is None else correct + c
-        postfix = {"loss": f"{total_loss / n:.4f}"}
-        if correct is not None:
-            postfix["acc"] = f"{100 * correct / n:.2f}%"
-        bar.set_postfix(postfix, refresh=False)
+    # closed on an error too, so a failure's message is not printed after a half-drawn bar
+    with tqdm(range(steps), desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True, disable=rank > 0) as bar:
+        for step in bar:
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            inputs, targets = batch_of(idx)
+            out = forward(inputs)
+            loss = task.loss(out, targets)
+            finite = bool(torch.isfinite(loss))
+            if world > 1 and distributed.any_process(not finite):  # every process stops together
+                raise NonFiniteLoss(f"loss became non-finite ({loss.item()} in process {rank}) at epoch {epoch}, "
+                                    f"step {step + 1}: training stopped; the last good checkpoint is kept "
+                                    "(try a lower learning rate)")
+            if not finite:
+                raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step + 1}: training stopped; "
+                                    "the last good checkpoint is kept (try a lower learning rate)")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total_loss += loss.item() * len(idx)
+            n += len(idx)
+            c = task.correct(out.detach(), targets)
+            correct = None if c is None or correct is None else correct + c
+            postfix = {"loss": f"{total_loss / n:.4f}"}
+            if correct is not None:
+                postfix["acc"] = f"{100 * correct / n:.2f}%"
+            bar.set_postfix(postfix, refresh=False)
+    if world > 1:  # the whole epoch's numbers, over every process
+        total_loss, summed_correct, n = distributed.all_reduce_sum([total_loss, correct or 0, n])
+        correct = None if correct is None else summed_correct
     return {"train_loss": total_loss / n, "train_acc": None if correct is None else correct / n}

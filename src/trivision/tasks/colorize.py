@@ -77,7 +77,7 @@ class ColorizeTask:
             return F.mse_loss(outputs, ab / AB_SCALE)
         bins = nearest_bin(F.interpolate(ab, size=outputs.shape[-2:], mode="area"))
         ce = F.cross_entropy(outputs, bins, reduction="none")
-        return ce.mean() if self.bin_weights is None else (ce * self.bin_weights[bins]).mean()
+        return ce.mean() if self.bin_weights is None else (ce * self.bin_weights.to(ce.device)[bins]).mean()
 
     def correct(self, outputs, targets) -> None:
         return None
