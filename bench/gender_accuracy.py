@@ -13,6 +13,7 @@ import json
 import tomllib
 from pathlib import Path
 
+from trivision.engine.report import read_history, training_seconds
 from trivision.evaluate import evaluate
 import common  # bench/common.py
 
@@ -27,8 +28,8 @@ def main() -> int:
     rows = []
     for run in args.runs:
         cfg = tomllib.loads((Path(run) / "config.toml").read_text())
-        history = (Path(run) / "history.csv").read_text().splitlines()[1:]
-        seconds = sum(float(line.split(",")[-1]) for line in history)
+        history = read_history(Path(run) / "history.csv")
+        seconds = training_seconds(history)
         r = evaluate("gender", run=run, framing="as-is")
         target = TARGETS.get((cfg["model"], cfg["split"]))
         rows.append({"run": run, "model": cfg["model"], "split": cfg["split"], "epochs": len(history),

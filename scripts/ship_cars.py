@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from trivision.engine.report import param_counts, params_table
+from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
@@ -24,8 +24,8 @@ from trivision.models.registry import WEIGHTS_DIR
 def main(name: str, run: str) -> None:
     run_dir = Path(run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
-    history = (run_dir / "history.csv").read_text().splitlines()[1:]
-    minutes = sum(float(line.split(",")[-1]) for line in history) / 60
+    history = read_history(run_dir / "history.csv")
+    minutes = training_seconds(history) / 60
     result = evaluate("cars", run=run)
     shutil.copyfile(run_dir / "model.safetensors", WEIGHTS_DIR / f"{name}.safetensors")
     loaded = load_model(name)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from trivision.engine.report import param_counts, params_table
+from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
@@ -25,8 +25,8 @@ from trivision.models.registry import WEIGHTS_DIR
 
 def run_facts(run: Path) -> dict:
     cfg = tomllib.loads((run / "config.toml").read_text())
-    history = (run / "history.csv").read_text().splitlines()[1:]
-    seconds = sum(float(line.split(",")[-1]) for line in history)
+    history = read_history(run / "history.csv")
+    seconds = training_seconds(history)
     result = evaluate("gender", run=str(run), framing="as-is")
     return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result}
 

@@ -83,9 +83,14 @@ def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
 
 def cmd_predict(args) -> None:
     from trivision.predict import predict_files
-    failed = 0
     model = _runtime_model(args) or args.weights or args.model
-    for line in predict_files(args.task, args.images, model=model, framing=args.framing):
+    _print_answers(predict_files(args.task, args.images, model=model, framing=args.framing))
+
+
+def _print_answers(lines) -> None:
+    """One JSON line per answer; a photo that failed also gets an error line, and the exit status is 1."""
+    failed = 0
+    for line in lines:
         if "error" in line:
             failed += 1
             print(f"error: {line['error']}", file=sys.stderr)
@@ -132,15 +137,8 @@ def cmd_colorize(args) -> None:
     from trivision.colorize import colorize_files
     if args.threads:
         torch.set_num_threads(args.threads)
-    failed = 0
     model = _runtime_model(args) or args.weights or args.model
-    for line in colorize_files(args.images, args.output_dir, model=model):
-        if "error" in line:
-            failed += 1
-            print(f"error: {line['error']}", file=sys.stderr)
-        _print_json(line)
-    if failed:
-        raise SystemExit(1)
+    _print_answers(colorize_files(args.images, args.output_dir, model=model))
 
 
 # --- augment-preview, params -------------------------------------------------------------------

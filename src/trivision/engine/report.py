@@ -93,3 +93,13 @@ def plot_curves(path: Path, history: list[dict], title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.csv back, one dict of text per epoch."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def training_seconds(history: list[dict]) -> float:
+    return sum(float(r["seconds"]) for r in history)
