@@ -136,3 +136,20 @@ def test_bad_zoom_range():
         build_augment(AugmentConfig(zoom=(1.2, 1.0)))
     with pytest.raises(ValueError, match="zoom range"):
         build_augment(AugmentConfig(zoom=(0.0, 1.0)))
+
+
+def test_crop_gives_random_windows_of_the_asked_side():
+    batch = torch.arange(64 * 64, dtype=torch.float32).reshape(1, 1, 64, 64).repeat(8, 3, 1, 1)
+    aug = build_augment(AugmentConfig(shift=0.0, rotation=0.0, zoom=(1.0, 1.0), hflip=False, crop=32))
+    out = aug(batch)
+    assert out.shape == (8, 3, 32, 32)
+    corners = {float(v) for v in out[:, 0, 0, 0]}
+    assert len(corners) > 1  # each sample has its own window
+    for img in out[:, 0]:  # a window of the original, not a resampled picture
+        y, x = divmod(int(img[0, 0]), 64)
+        assert torch.equal(img, batch[0, 0, y:y + 32, x:x + 32])
+
+
+def test_negative_crop_is_refused():
+    with pytest.raises(ValueError, match="crop"):
+        build_augment(AugmentConfig(crop=-1))

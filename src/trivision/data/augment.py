@@ -19,6 +19,7 @@ class AugmentConfig:
     rotation: float = 20.0        # degrees, either way
     zoom: tuple[float, float] = (1.0, 1.2)
     hflip: bool = True
+    crop: int = 0                 # train on random crop x crop windows (fully convolutional models); 0: whole image
 
 
 def build_augment(cfg: AugmentConfig) -> nn.Module:
@@ -33,6 +34,10 @@ def build_augment(cfg: AugmentConfig) -> nn.Module:
                           padding_mode="border", p=1.0)]
     if cfg.hflip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
+    if cfg.crop < 0:
+        raise ValueError(f"crop must be 0 (off) or a side in pixels, got {cfg.crop}")
+    if cfg.crop:
+        ops.append(K.RandomCrop((cfg.crop, cfg.crop)))
     return K.AugmentationSequential(*ops, data_keys=["input"])
 
 
