@@ -21,13 +21,17 @@ from trivision.serve.app import MAX_UPLOAD_BYTES, background_server, create_app 
 from conftest import cli  # noqa: E402
 
 
+def file_part_head(boundary: str, field: str = "file", filename: str = "photo.png") -> bytes:
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode()
+
+
 def post(url: str, data: bytes, filename: str = "photo.png", field: str = "file", fields: dict | None = None):
     """A multipart POST; returns (status, parsed JSON body)."""
     boundary = uuid.uuid4().hex
     parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode()
              for k, v in (fields or {}).items()]
-    parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(file_part_head(boundary, field, filename) + data + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     req = urllib.request.Request(url, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
     try:
@@ -35,6 +39,29 @@ def post(url: str, data: bytes, filename: str = "photo.png", field: str = "file"
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
+
+
+def post_chunked(url: str, chunks, filename: str = "photo.png") -> tuple[int, dict]:
+    """A multipart POST of the file given as an iterable of byte chunks, sent with Transfer-Encoding: chunked
+    and no Content-Length. Returns (status, parsed JSON body)."""
+    import http.client
+    from urllib.parse import urlsplit
+    boundary = uuid.uuid4().hex
+    pieces = [file_part_head(boundary, filename=filename), *chunks, f"\r\n--{boundary}--\r\n".encode()]
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=120)
+    try:
+        conn.putrequest("POST", where.path)
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for piece in pieces:
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
 
 
 def png(array: np.ndarray) -> bytes:
@@ -207,3 +234,49 @@ def test_declared_bodies_far_over_the_limit_are_refused_before_reading(server, a
     status, body = post(server + "/api/cars", b"\0" * (MAX_UPLOAD_BYTES * 2))
     assert status == 413 and "10 MB" in body["detail"]
     assert post(server + "/api/cars", astronaut)[0] == 200
+
+
+def test_chunked_uploads_are_counted_as_they_arrive(server, astronaut):
+    """No Content-Length: the limit is applied to the bytes received, and the server goes on serving."""
+    status, body = post_chunked(server + "/api/gender", (b"\0" * 65536 for _ in range(176)))  # 11 MiB
+    assert status == 413 and body["detail"] == "upload too large: the limit is 10 MB"
+    status, body = post_chunked(server + "/api/gender", [astronaut[:1000], astronaut[1000:]])
+    assert status == 200 and len(body["faces"]) == 1
+    assert post(server + "/api/gender", astronaut)[0] == 200
+
+
+def test_an_endless_chunked_upload_is_refused_without_being_read_to_its_end():
+    """The client sends 1 MiB chunks for ever: the answer is 413 after at most DRAIN_LIMIT bytes, where an app
+    that waited for the whole body before checking its size would never answer."""
+    import asyncio
+
+    from trivision.serve.upload_limit import DRAIN_LIMIT
+    chunk = b"\0" * (1 << 20)
+    boundary = "b" * 16
+    pulled = 0
+    give_up = DRAIN_LIMIT + 16 * len(chunk)  # the test's own bound: then the client hangs up
+
+    async def receive():
+        nonlocal pulled
+        if pulled == 0:
+            pulled = 1
+            return {"type": "http.request", "body": file_part_head(boundary), "more_body": True}
+        if pulled > give_up:
+            return {"type": "http.disconnect"}
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    answer = []
+
+    async def send(message):
+        answer.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/gender", "raw_path": b"/api/gender", "query_string": b"",
+             "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 50000),
+             "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+                         (b"transfer-encoding", b"chunked")]}
+    asyncio.run(create_app()(scope, receive, send))
+    assert pulled <= DRAIN_LIMIT + len(chunk), f"read {pulled / 2**20:.0f} MiB before answering"
+    assert answer[0]["type"] == "http.response.start" and answer[0]["status"] == 413
+    assert json.loads(b"".join(m.get("body", b"") for m in answer[1:]))["detail"].startswith("upload too large")

@@ -5,10 +5,11 @@
 - `POST /api/gender`, `/api/cars`, `/api/colorize`: a multipart upload, field `file`; the same fields as
   the CLI's JSON (colorize: the colorized photo as a PNG data URL). `GET /openapi.json` describes them.
 
-Uploads over 10 MB get 413; photos over 40 megapixels and anything that is not a decodable image get 422;
-a task whose model is not installed gets 503 naming the model. Models load on first use, so the server
-starts at once and a missing model never stops the others. (No `from __future__ import annotations`:
-FastAPI reads the endpoints' annotations, whose types are imported inside create_app.)
+Uploads over 10 MB get 413 (counted as they arrive when no Content-Length is declared: upload_limit.py);
+photos over 40 megapixels and anything that is not a decodable image get 422; a task whose model is not
+installed gets 503 naming the model. Models load on first use, so the server starts at once and a missing
+model never stops the others. (No `from __future__ import annotations`: FastAPI reads the endpoints'
+annotations, whose types are imported inside create_app.)
 """
 import base64
 import contextlib
@@ -18,9 +19,8 @@ import time
 from pathlib import Path
 
 from trivision.errors import BadImage, TrivisionError
+from trivision.serve.upload_limit import MAX_UPLOAD_BYTES, UploadLimit, too_large
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-DRAIN_LIMIT = 128 * 1024 * 1024  # a larger declared body is refused at once and the connection closed
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MODELS = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -68,8 +68,8 @@ class Models:
 
 def create_app(gender: str | None = None, cars: str | None = None, colorize: str | None = None):
     """The FastAPI app; each model is a shipped name, a .safetensors file / run folder, or an .onnx file."""
-    from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+    from fastapi.responses import HTMLResponse
     from pydantic import BaseModel
 
     import trivision
@@ -82,22 +82,12 @@ def create_app(gender: str | None = None, cars: str | None = None, colorize: str
                               "upload (field `file`) of one photo: at most 10 MB and 40 megapixels.")
     app.state.models = models
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):
-        """Refuse an upload by its declared length without parsing or storing it. The body is read and
-        dropped (up to DRAIN_LIMIT) first, so the client, still sending, gets the answer, not a reset."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:  # + the multipart framing
-            if int(length) <= DRAIN_LIMIT:
-                async for _ in request.stream():
-                    pass
-            return JSONResponse({"detail": _too_large(int(length))}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(UploadLimit)
 
     def read_upload(file: UploadFile) -> tuple[bytes, str]:
         data = file.file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
-            raise HTTPException(413, _too_large(None))
+            raise HTTPException(413, too_large())
         if not data:
             raise HTTPException(422, f"{file.filename or 'the upload'}: empty file")
         return data, file.filename or "upload"
@@ -180,11 +170,6 @@ def create_app(gender: str | None = None, cars: str | None = None, colorize: str
                 "image": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")}
 
     return app
-
-
-def _too_large(size: int | None) -> str:
-    shown = f" ({size / 1e6:.1f} MB)" if size else ""
-    return f"upload too large{shown}: the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, gender: str | None = None, cars: str | None = None,
