@@ -24,5 +24,6 @@ install: $(STAMP)
 test: install
 	$(PY) -m pytest
 
+# make demo CARS="a.jpg b.jpg": the cars section names the cars in your photos
 demo: install
-	$(PY) -m trivision.demo
+	$(PY) -m trivision.demo $(if $(CARS),--cars $(CARS))
