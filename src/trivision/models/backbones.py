@@ -24,6 +24,8 @@ from torch import nn
 
 from trivision.errors import TrivisionError
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 REFUSED = ("vit_", "swin_", "maxvit_", "googlenet", "inception_")
 HEAD_NAMES = ("avgpool", "fc", "classifier", "head", "heads")
 
@@ -77,3 +79,31 @@ def build_backbone(name: str, pretrained: bool = True) -> tuple[nn.Module, int]:
     with torch.no_grad():  # the channel count, measured: no table of numbers to keep in step with torchvision
         out = features(torch.zeros(1, 3, 64, 64))
     return features, out.shape[1]
+
+
+class PretrainedNet(nn.Module):
+    """A torchvision backbone and a head, in two parts the engine can use separately: `backbone` ([0, 1] RGB ->
+    feature map, ImageNet normalisation included) and `head` (feature map -> logits). A phase that freezes the
+    backbone trains only the head, on cached backbone features."""
+
+    def __init__(self, backbone: str, head_for_channels, pretrained: bool = True):
+        super().__init__()
+        from torchvision.transforms import v2  # on use, as build_backbone
+        layers, channels = build_backbone(backbone, pretrained)
+        self.backbone = nn.Sequential(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD), layers)
+        self.head = head_for_channels(channels)
+        self.pretrained = pretrained
+
+    def train(self, mode: bool = True):
+        """nn.Module.train, except that a pretrained backbone's BatchNorm layers stay in eval mode: they keep
+        their ImageNet statistics while fine-tuning (Keras' advice too), so the features the head learnt on the
+        frozen backbone do not shift when the backbone starts training, whatever the batch size."""
+        super().train(mode)
+        if self.pretrained:
+            for m in self.backbone.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -11,9 +11,8 @@ input; 35.0M parameters for 20 classes, 32.8M of them the classifier). `bcnn-low
 to 128 channels with a learned 1x1 convolution (+BatchNorm, ReLU), so the classifier has 128² inputs per
 class instead of C² (2.75M parameters for 20 classes).
 
-The model has two parts the engine can use separately: `backbone` ([0, 1] RGB -> feature map, ImageNet
-normalisation included) and `head` (feature map -> logits); `forward(x) == head(backbone(x))`. A phase
-that freezes the backbone trains only the head, on cached backbone features.
+The model is a `PretrainedNet` (backbones.py): `backbone` then `head`, so a phase that freezes the backbone
+trains only the head, on cached backbone features.
 """
 from __future__ import annotations
 
@@ -21,11 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trivision.models.backbones import build_backbone
+from trivision.models.backbones import PretrainedNet
 from trivision.models.registry import register_model
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SQRT_EPS = 1e-6
 
 
@@ -60,37 +57,18 @@ class BilinearHead(nn.Module):
         return self.classifier(self.dropout(self.pool(self.project(features))))
 
 
-class BilinearCNN(nn.Module):
-    def __init__(self, backbone: str = "mobilenet_v2", num_classes: int = 20, dropout: float = 0.5,
-                 projection: int = 0, pretrained: bool = True):
-        super().__init__()
-        from torchvision.transforms import v2  # on use, as in backbones.py
-        layers, channels = build_backbone(backbone, pretrained)
-        self.backbone = nn.Sequential(v2.Normalize(IMAGENET_MEAN, IMAGENET_STD), layers)
-        self.head = BilinearHead(channels, num_classes, dropout, projection)
-        self.pretrained = pretrained
-
-    def train(self, mode: bool = True):
-        """nn.Module.train, except that a pretrained backbone's BatchNorm layers stay in eval mode: they keep
-        their ImageNet statistics while fine-tuning (Keras' advice too), so the features the head learnt on the
-        frozen backbone do not shift when the backbone starts training, whatever the batch size."""
-        super().train(mode)
-        if self.pretrained:
-            for m in self.backbone.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.eval()
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+def bilinear_cnn(backbone: str = "mobilenet_v2", num_classes: int = 20, dropout: float = 0.5,
+                 projection: int = 0, pretrained: bool = True) -> PretrainedNet:
+    return PretrainedNet(backbone, lambda channels: BilinearHead(channels, num_classes, dropout, projection),
+                         pretrained)
 
 
 @register_model("bcnn", task="cars", input_size=250)
 def bcnn(num_classes: int = 20, dropout: float = 0.5, backbone: str | None = None, pretrained: bool = True, **_):
-    return BilinearCNN(backbone or "mobilenet_v2", num_classes, dropout, projection=0, pretrained=pretrained)
+    return bilinear_cnn(backbone or "mobilenet_v2", num_classes, dropout, projection=0, pretrained=pretrained)
 
 
 @register_model("bcnn-lowdim", task="cars", input_size=250)
 def bcnn_lowdim(num_classes: int = 20, dropout: float = 0.5, backbone: str | None = None, pretrained: bool = True,
                 **_):
-    return BilinearCNN(backbone or "mobilenet_v2", num_classes, dropout, projection=128, pretrained=pretrained)
+    return bilinear_cnn(backbone or "mobilenet_v2", num_classes, dropout, projection=128, pretrained=pretrained)

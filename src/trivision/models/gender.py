@@ -47,3 +47,4 @@ def gender_cnn(image_size: int = 100, num_classes: int = 2, dropout: float = 0.5
 @register_model("gender-tiny", task="gender", input_size=100)
 def gender_tiny(image_size: int = 100, num_classes: int = 2, dropout: float = 0.5, **_):
     return GenderCNN((16, 32, 64), image_size, num_classes, dropout)
+

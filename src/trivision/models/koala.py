@@ -11,7 +11,7 @@ lab's 256x256). Output: a*b*, which with the input's L makes the colour photo.
 - decoder: conv 128, up x2, conv 64, up x2, conv 32, conv 16, then one of two heads:
   - `mse` (the lab's): conv 2 with tanh, up x2 -> a*b*/128 at H x W, trained by mean squared error;
   - `classify`: conv to the 261 a*b* bins (data/lab.py) -> logits at H/2 x W/2, trained by rebalanced
-    cross-entropy (tasks/colorize.py) and turned into a*b* by the annealed mean (T = 0.38), as in
+    cross-entropy (tasks/colorize.py) and turned into a*b* by the annealed mean (T = 0.38 unless the weights say otherwise), as in
     Zhang, Isola and Efros (2016).
 
 As in Keras: 'same' padding, nearest-neighbour upsampling, Glorot-uniform weights and zero biases.
@@ -25,13 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.errors import TrivisionError
-from trivision.models.backbones import cached_weights_file, imagenet_weights
-from trivision.models.bilinear import IMAGENET_MEAN, IMAGENET_STD
+from trivision.models.backbones import IMAGENET_MEAN, IMAGENET_STD, cached_weights_file, imagenet_weights
 from trivision.models.registry import register_model
 
 LOSSES = ("mse", "classify")
 AB_SCALE = 128.0          # the mse head predicts a*b* / 128
-ANNEALED_T = 0.38         # Zhang et al.'s temperature for the annealed mean
+ANNEALED_T = 0.38         # Zhang et al.'s temperature for the annealed mean: the default
 ENCODER = ((64, 2), (128, 1), (128, 2), (256, 1), (256, 2), (512, 1), (512, 1), (256, 1))  # (width, stride)
 
 
@@ -76,6 +75,9 @@ class Koala(nn.Module):
             self.head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1), nn.Tanh(), nn.Upsample(scale_factor=2))
         else:
             self.register_buffer("ab_bins", ab_bins())  # saved with the weights: decoding uses the file's bins
+            # the annealed mean's temperature, saved with the weights: scripts/ship_colorize.py picks it on
+            # the validation photos (lower: bolder colours; higher: safer, duller ones)
+            self.register_buffer("temperature", torch.tensor(ANNEALED_T))
             self.head = nn.Conv2d(16, len(self.ab_bins), 3, padding=1)
         for part in (self.encoder, self.fusion, self.decoder, self.head):
             for m in part.modules():
@@ -111,7 +113,7 @@ class Koala(nn.Module):
         """The model's outputs -> a*b* in Lab units, (N, 2, h, w) at the outputs' resolution."""
         if self.loss == "mse":
             return outputs * AB_SCALE
-        annealed = torch.softmax(outputs / ANNEALED_T, 1)
+        annealed = torch.softmax(outputs / self.temperature, 1)
         return torch.einsum("nqhw,qc->nchw", annealed, self.ab_bins)
 
 
