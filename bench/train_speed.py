@@ -59,9 +59,9 @@ def load_arrays(data: Path, images: int, size: int, threads: int, seed: int = 0)
         if (data / "labels.csv").exists():
             source = str(data)
         else:
+            source = f"generated toy faces ({data / 'labels.csv'} is absent)"
             people = math.ceil(images / TOY_PHOTOS_PER_PERSON)
             data = make_toy_faces(Path(tmp) / "toy", people=people, per_person=TOY_PHOTOS_PER_PERSON, seed=seed)
-            source = f"generated toy faces ({data.name}: {DEFAULT_DATA} is absent)"
         ds = read_dataset(data, "gender")
         rows = np.sort(np.random.default_rng(seed).choice(len(ds), size=min(images, len(ds)), replace=False))
         pixels, kept, _ = load_images(ds, rows, size, threads=threads)
@@ -71,7 +71,6 @@ def load_arrays(data: Path, images: int, size: int, threads: int, seed: int = 0)
 
 def measure_trivision(model_name: str, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                       threads: int, repeats: int, warmup_steps: int, compile: bool = False) -> dict:
-    torch.set_num_threads(threads)
     task = GenderTask()
     cfg = replace(task.default_config(), model=model_name, batch_size=batch_size, threads=threads, device="cpu")
     data = TensorData(images, labels)
