@@ -18,8 +18,9 @@ from trivision.tasks import get_task
 DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
 
 
-def run_test_split(run_dir: Path, task_name: str):
-    """The rows of a run's saved test split: what the run never trained or selected on."""
+def run_test_split(run_dir: Path, task_name: str, which: str = "test"):
+    """The rows of a run's saved test split (what the run never trained or selected on), or of another of
+    its splits (`which`: train, val)."""
     if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
         raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
@@ -27,9 +28,9 @@ def run_test_split(run_dir: Path, task_name: str):
     ds = task.select(read_dataset(cfg["data"], task.label_column), cfg.get("classes", ""))
     if cfg.get("limit"):  # the run used the first `limit` rows; its split.csv lists only those
         ds = ds.subset(range(min(cfg["limit"], len(ds))))
-    rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), "test")
+    rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), which)
     if len(rows) == 0:
-        raise TrivisionError(f"{run_dir}: the run has no test split")
+        raise TrivisionError(f"{run_dir}: the run has no {which} split")
     return ds.subset(rows)
 
 
