@@ -61,12 +61,21 @@ def last_json(stdout: str):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python -m trivision ARGS` in a fresh process, on one thread."""
+def run_python(*args: str, timeout: float = 120, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """`python ARGS` in a fresh process on one thread, with this checkout's src/ first on the path."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "trivision", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m trivision ARGS` in a fresh process, on one thread."""
+    return run_python("-m", "trivision", *args, timeout=timeout)
+
+
+def bench_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python ARGS` in bench/ (a benchmark script and its options), in a fresh process on one thread."""
+    return run_python(*args, timeout=timeout, cwd=REPO / "bench")
 
 
 def assert_one_error_line(stderr: str, *fragments: str) -> str:
