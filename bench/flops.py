@@ -60,7 +60,8 @@ def flops_per_image(model_name: str, batch_size: int) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     train_speed.add_arguments(p)
-    p.add_argument("--train-img-per-s", type=float, help="a training speed measured before (with --eval-img-per-s)")
+    p.add_argument("--train-img-per-s", type=float,
+                   help="a training speed measured before, of --framework (with --eval-img-per-s)")
     p.add_argument("--eval-img-per-s", type=float, help="an evaluation speed measured before")
     p.add_argument("--matmul-size", type=int, default=2048, help="side of the square matrices (default 2048)")
     p.add_argument("--matmul-repeats", type=int, default=5)
@@ -75,12 +76,12 @@ def main() -> int:
         measured = {"train_speed": speed}
     else:
         speed = {"train_img_per_s": args.train_img_per_s, "eval_img_per_s": args.eval_img_per_s}
-        source, measured = "given", {}
+        source, measured = f"given for {args.framework}", {}
     ceiling, best_matmul = matmul_gflops(args.matmul_size, args.threads, args.matmul_repeats)
     counted = flops_per_image(args.model, args.batch_size)
     train_gflops = speed["train_img_per_s"] * counted["training"] / 1e9
     eval_gflops = speed["eval_img_per_s"] * counted["forward"] / 1e9
-    result = {"model": args.model, "framework": args.framework if source != "given" else None,
+    result = {"model": args.model, "framework": args.framework,
               "threads": args.threads, "speeds": source,
               "ceiling_gflops": round(ceiling, 1), "best_matmul_gflops": round(best_matmul, 1),
               "matmul_size": args.matmul_size,
