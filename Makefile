@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # pip install runs again only when pyproject.toml changes (or the venv is new)
 STAMP  := $(VENV)/.trivision-installed
+BENCH_STAMP := $(VENV)/.trivision-bench-installed
 
-.PHONY: venv install test demo
+.PHONY: venv install test demo bench
 
 venv: $(PY)
 
@@ -27,3 +28,12 @@ test: install
 # make demo CARS="a.jpg b.jpg": the cars section names the cars in your photos
 demo: install
 	$(PY) -m trivision.demo $(if $(CARS),--cars $(CARS))
+
+# every speed benchmark, tables printed and written to bench/RESULTS.md (the bench extra brings the
+# lab's Keras and TensorFlow for the training-speed comparison)
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install -e '.[test,demo,export,serve,bench]'
+	touch $@
+
+bench: install $(BENCH_STAMP)
+	$(PY) bench/suite.py
