@@ -74,7 +74,7 @@ def face_detection(args) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", help="shipped model names (default: every shipped model)")
+    p.add_argument("--models", nargs="+", help="shipped model names or weights files (default: every shipped model)")
     p.add_argument("--threads", type=int, help="torch and ONNX Runtime threads (default: torch's)")
     p.add_argument("--runs", type=int, default=200, help="batch-1 timed runs per model (default %(default)s)")
     p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default %(default)s)")
@@ -90,7 +90,7 @@ def main() -> int:
         for name in models:
             loaded = load_model(name)
             shapes = input_shape(loaded, 1), input_shape(loaded, args.batch)
-            onnx_file = Path(tmp) / f"{name}.onnx"
+            onnx_file = Path(tmp) / f"{Path(name).stem}.onnx"
             export_onnx(name, onnx_file, check=False)
             for framework, forward in (("pytorch", loaded.model), ("onnxruntime", OnnxModel(onnx_file, threads))):
                 rows.append({"model": name, "input": list(shapes[0][1:]), "framework": framework,
