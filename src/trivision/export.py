@@ -18,10 +18,12 @@ import torch
 
 from trivision.errors import TrivisionError
 from trivision.inference import LoadedModel, load_model
+from trivision.models.koala import ANNEALED_T
 
 OPSET = 18
 META_KEY = "trivision"
 AB_BINS_KEY = "trivision.ab_bins"  # colorize with the classify head: the a*b* bins decoding uses
+TEMPERATURE_KEY = "trivision.temperature"  # ... and the annealed mean's temperature
 
 
 def _missing(what: str) -> TrivisionError:
@@ -86,6 +88,7 @@ def to_onnx_bytes(loaded: LoadedModel, opset: int = OPSET) -> bytes:
     bins = getattr(model, "ab_bins", None)
     if loaded.task == "colorize" and isinstance(bins, torch.Tensor):
         props[AB_BINS_KEY] = json.dumps(bins.tolist())
+        props[TEMPERATURE_KEY] = json.dumps(float(model.temperature))
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -138,6 +141,7 @@ class OnnxModel:
         self.meta = json.loads(props.get(META_KEY, "{}"))
         self.loss = self.meta.get("loss") or "mse"
         self.ab_bins = torch.tensor(json.loads(props[AB_BINS_KEY])) if AB_BINS_KEY in props else None
+        self.temperature = torch.tensor(float(props.get(TEMPERATURE_KEY, ANNEALED_T)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.detach().float().contiguous().cpu().numpy()

@@ -36,7 +36,8 @@ class LoadedModel:
     def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         outs = []
         for s in range(0, len(images_uint8), batch_size):
-            outs.append(torch.softmax(self.model(images_uint8[s:s + batch_size].float() / 255.0), dim=1))
+            x = (images_uint8[s:s + batch_size].float() / 255.0).contiguous(memory_format=torch.channels_last)
+            outs.append(torch.softmax(self.model(x), dim=1))
         return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
 
 
@@ -64,5 +65,6 @@ def load_model(name_or_path: str) -> LoadedModel:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise TrivisionError(f"{path}: weights do not fit model '{meta['model']}' ({str(e).splitlines()[0]})") from None
-    model.eval()
+    # channels-last: oneDNN's preferred layout on CPU (gender-tiny at batch 1: about 3x faster)
+    model.eval().to(memory_format=torch.channels_last)
     return LoadedModel(model, meta, list(meta["classes"]))
