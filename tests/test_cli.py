@@ -161,6 +161,16 @@ def test_train_with_set_and_identity_split(toy_dir, tmp_path):
     assert all(len(s) == 1 for s in people.values())
 
 
+def test_frame_crop_travels_with_the_weights(toy_dir, tmp_path):
+    run = tmp_path / "crop"
+    code, out, err = cli(*train_args(toy_dir, run, 1, "--set", "frame_crop=0.6"))
+    assert code == 0, err
+    from trivision.inference import load_model
+    assert load_model(str(run)).meta["frame_crop"] == 0.6
+    code, _, err = cli(*train_args(toy_dir, tmp_path / "bad", 1, "--set", "frame_crop=1.5"))
+    assert code == 2 and "frame_crop" in err and "Traceback" not in err
+
+
 def test_skip_bad_skips_and_counts(toy_dir, tiny_weights, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(toy_dir, data)

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trivision.faces import LFW_EXPAND, MIN_FACE, Box, central_face, detect_faces, frame_face
+from trivision.faces import LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, frame_face
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test extra) is not installed")
 
@@ -113,13 +113,31 @@ def test_central_face():
 
 
 def test_gender_task_frames(astronaut, face_box):
+    from types import SimpleNamespace
+
     from trivision.tasks import get_task
     task = get_task("gender")
-    frames = task.frames(astronaut, "detect")
+    whole_frame = SimpleNamespace(meta={})  # a model trained on whole LFW frames
+    frames = task.frames(astronaut, "detect", whole_frame)
     assert len(frames) == 1 and frames[0][0] == face_box and frames[0][1].shape[0] == frames[0][1].shape[1]
-    (box, whole), = task.frames(astronaut, "as-is")
+    (box, whole), = task.frames(astronaut, "as-is", whole_frame)
     assert box is None and whole is astronaut
-    assert task.labelled_frame("detect")(np.zeros((50, 50, 3), np.uint8)) is None
+    assert task.labelled_frame("detect", whole_frame)(np.zeros((50, 50, 3), np.uint8)) is None
+
+    centre = SimpleNamespace(meta={"frame_crop": 0.6})  # a model trained on the frames' central 60%
+    (_, framed), = task.frames(astronaut, "detect", centre)
+    assert framed.shape[0] == round(max(face_box.w, face_box.h) * LFW_EXPAND * 0.6)
+    (_, part), = task.frames(astronaut, "as-is", centre)
+    assert part.shape[:2] == (round(astronaut.shape[0] * 0.6), round(astronaut.shape[1] * 0.6))
+    assert np.array_equal(part, central_part(astronaut, 0.6))
+    assert np.array_equal(task.labelled_frame("as-is", centre)(astronaut), part)
+
+
+def test_central_part():
+    img = np.arange(10 * 20 * 3, dtype=np.uint8).reshape(10, 20, 3)
+    assert central_part(img, 1.0) is img
+    part = central_part(img, 0.5)
+    assert part.shape == (5, 10, 3) and np.array_equal(part, img[2:7, 5:15])
 
 
 def test_finds_faces_in_lfw_frames():

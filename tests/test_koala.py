@@ -105,3 +105,20 @@ def test_pretrained_imagenet_weights_load_offline():
 def test_what_koala_refuses(kwargs, message):
     with pytest.raises(TrivisionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         create_model("koala", pretrained=False, **kwargs)
+
+
+def test_prior_correction_undoes_the_rebalancing_weights():
+    """A network trained with weighted cross-entropy predicts p(bin) x weight(bin); a prior correction of 1
+    decodes the calibrated p, 0 the rebalanced one."""
+    model = create_model("koala", loss="classify", pretrained=False)
+    bins = len(model.ab_bins)
+    g = torch.Generator().manual_seed(0)
+    p = torch.softmax(torch.randn(bins, generator=g), 0)
+    model.bin_weights.copy_(torch.rand(bins, generator=g) * 10 + 0.1)
+    rebalanced = (p * model.bin_weights).log()[None, :, None, None]
+    model.temperature.fill_(1.0)
+    model.prior_correction.fill_(1.0)
+    assert torch.allclose(model.to_ab(rebalanced)[0, :, 0, 0], p @ model.ab_bins, atol=1e-4)
+    model.prior_correction.fill_(0.0)
+    rb = p * model.bin_weights
+    assert torch.allclose(model.to_ab(rebalanced)[0, :, 0, 0], (rb / rb.sum()) @ model.ab_bins, atol=1e-4)

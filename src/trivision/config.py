@@ -29,6 +29,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     image_size: int = 100
+    frame_crop: float = 1.0           # gender: the share of the LFW frame's side the model sees, centred
     batch_size: int = 64
     optimizer: str = "adam"           # adam | adamw | sgd
     weight_decay: float = 0.0

@@ -65,7 +65,7 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     targets = torch.from_numpy(encode_labels(ds, loaded.classes))
 
     not_found = []
-    face_frame = task.labelled_frame(framing)
+    face_frame = task.labelled_frame(framing, loaded)
 
     def frame(rgb):
         framed = face_frame(rgb)

@@ -18,12 +18,11 @@ import torch
 
 from trivision.errors import TrivisionError
 from trivision.inference import LoadedModel, load_model
-from trivision.models.koala import ANNEALED_T
 
 OPSET = 18
 META_KEY = "trivision"
-AB_BINS_KEY = "trivision.ab_bins"  # colorize with the classify head: the a*b* bins decoding uses
-TEMPERATURE_KEY = "trivision.temperature"  # ... and the annealed mean's temperature
+DECODING_KEY = "trivision.decoding"  # colorize with the classify head: the buffers its a*b* decoding uses
+DECODING_BUFFERS = ("ab_bins", "bin_weights", "prior_correction", "temperature")
 
 
 def _missing(what: str) -> TrivisionError:
@@ -85,10 +84,8 @@ def to_onnx_bytes(loaded: LoadedModel, opset: int = OPSET) -> bytes:
     proto = onnx.load_model_from_string(buf.getvalue())
     onnx.checker.check_model(proto)
     props = {META_KEY: json.dumps(loaded.meta)}
-    bins = getattr(model, "ab_bins", None)
-    if loaded.task == "colorize" and isinstance(bins, torch.Tensor):
-        props[AB_BINS_KEY] = json.dumps(bins.tolist())
-        props[TEMPERATURE_KEY] = json.dumps(float(model.temperature))
+    if loaded.task == "colorize" and isinstance(getattr(model, "ab_bins", None), torch.Tensor):
+        props[DECODING_KEY] = json.dumps({name: getattr(model, name).tolist() for name in DECODING_BUFFERS})
     for key, value in props.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -140,8 +137,10 @@ class OnnxModel:
         props = self.session.get_modelmeta().custom_metadata_map
         self.meta = json.loads(props.get(META_KEY, "{}"))
         self.loss = self.meta.get("loss") or "mse"
-        self.ab_bins = torch.tensor(json.loads(props[AB_BINS_KEY])) if AB_BINS_KEY in props else None
-        self.temperature = torch.tensor(float(props.get(TEMPERATURE_KEY, ANNEALED_T)))
+        decoding = json.loads(props.get(DECODING_KEY, "{}"))
+        self.ab_bins = torch.tensor(decoding["ab_bins"]) if "ab_bins" in decoding else None
+        for name in DECODING_BUFFERS[1:]:
+            setattr(self, name, torch.tensor(decoding[name]) if name in decoding else None)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.detach().float().contiguous().cpu().numpy()

@@ -80,6 +80,16 @@ def frame_face(rgb: np.ndarray, box: Box, expand: float = LFW_EXPAND) -> np.ndar
     return crop
 
 
+def central_part(rgb: np.ndarray, fraction: float) -> np.ndarray:
+    """The centred square-ish region of `fraction` of the photo's height and width (1: the whole photo)."""
+    if fraction == 1:
+        return rgb
+    h, w = rgb.shape[:2]
+    ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return rgb[top:top + ch, left:left + cw]
+
+
 def central_face(boxes: list[Box], shape) -> Box | None:
     """Of several faces, the one an already-framed photo is about: the one nearest the centre, weighted by size."""
     if not boxes:

@@ -21,7 +21,7 @@ def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> 
         result = colorize_photo(loaded, image)
         return [{"colorized": result.rgb, "had_colour": result.had_colour}]
     rgb = decode_image(image)
-    frames = task.frames(rgb, framing)
+    frames = task.frames(rgb, framing, loaded)
     if not frames:
         return []
     batch = torch.stack([resize(f, loaded.image_size) for _, f in frames])

@@ -38,6 +38,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         raise TrivisionError(f"model '{cfg.model}' is for task '{model_info(cfg.model).task}', not '{task.name}'")
     if not cfg.data:
         raise TrivisionError("no training data: pass --data DIR")
+    if not 0 < cfg.frame_crop <= 1:
+        raise TrivisionError(f"frame_crop must be in (0, 1] (the share of the frame the model sees), got {cfg.frame_crop}")
     run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").exists():
         raise TrivisionError(f"{run_dir}: nothing to resume (no checkpoints/last.pt); pass --output-dir RUN")
@@ -121,6 +123,6 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     (run_dir / "params.md").write_text(report.params_table([(cfg.model, report.param_counts(model))]))
     save_weights(run_dir / "model.safetensors", model, {
         "model": cfg.model, "task": task.name, "classes": classes, "class_names": task.class_names(ds, classes),
-        "image_size": cfg.image_size,
+        "image_size": cfg.image_size, "frame_crop": cfg.frame_crop,
         "dropout": cfg.dropout, "backbone": cfg.backbone, "loss": cfg.loss, "split": cfg.split, "seed": cfg.seed})
     return summary

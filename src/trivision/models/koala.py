@@ -75,8 +75,13 @@ class Koala(nn.Module):
             self.head = nn.Sequential(nn.Conv2d(16, 2, 3, padding=1), nn.Tanh(), nn.Upsample(scale_factor=2))
         else:
             self.register_buffer("ab_bins", ab_bins())  # saved with the weights: decoding uses the file's bins
-            # the annealed mean's temperature, saved with the weights: scripts/ship_colorize.py picks it on
-            # the validation photos (lower: bolder colours; higher: safer, duller ones)
+            # Decoding settings, saved with the weights; scripts/ship_colorize.py picks them on validation photos.
+            # Rebalanced training makes the network predict p(bin) x weight(bin), not p(bin): rare saturated
+            # colours come out too often. `prior_correction` a divides the weights^a back out (logit
+            # adjustment): 0 keeps the rebalanced, bold colours; 1 the calibrated, duller and safer ones.
+            # `temperature` is the annealed mean's (lower: nearer the mode, bolder).
+            self.register_buffer("bin_weights", torch.ones(len(self.ab_bins)))  # the task's rebalancing weights
+            self.register_buffer("prior_correction", torch.tensor(0.0))
             self.register_buffer("temperature", torch.tensor(ANNEALED_T))
             self.head = nn.Conv2d(16, len(self.ab_bins), 3, padding=1)
         for part in (self.encoder, self.fusion, self.decoder, self.head):
@@ -113,7 +118,8 @@ class Koala(nn.Module):
         """The model's outputs -> a*b* in Lab units, (N, 2, h, w) at the outputs' resolution."""
         if self.loss == "mse":
             return outputs * AB_SCALE
-        annealed = torch.softmax(outputs / self.temperature, 1)
+        logits = outputs - self.prior_correction * self.bin_weights.log()[:, None, None]
+        annealed = torch.softmax(logits / self.temperature, 1)
         return torch.einsum("nqhw,qc->nchw", annealed, self.ab_bins)
 
 

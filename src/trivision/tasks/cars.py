@@ -62,10 +62,10 @@ class CarsTask(ClassificationTask):
         return None  # the photos are cropped to the car: the whole photo is the input
 
     # --- using a trained model -------------------------------------------------------------
-    def frames(self, rgb: np.ndarray, framing: str):
+    def frames(self, rgb: np.ndarray, framing: str, loaded):
         return [(None, rgb)]
 
-    def labelled_frame(self, framing: str):
+    def labelled_frame(self, framing: str, loaded):
         return None
 
     def answer(self, box, probs: torch.Tensor, loaded) -> dict:

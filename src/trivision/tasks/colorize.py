@@ -68,6 +68,8 @@ class ColorizeTask:
         """Take the model's objective; for classify, weigh the bins by their rarity in `train`'s photos."""
         self.objective = model.loss
         self.bin_weights = rebalancing_weights(train.images, model.ab_bins) if model.loss == "classify" else None
+        if self.bin_weights is not None:  # kept with the weights, for decoding (koala's prior_correction)
+            model.bin_weights.copy_(self.bin_weights)
 
     def batch(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RGB in [0, 1] -> (L/100 (N, 1, H, W), a*b* (N, 2, H, W)); the dataset's targets are unused."""

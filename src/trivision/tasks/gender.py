@@ -6,11 +6,16 @@ import torch
 
 from trivision.config import Phase, TrainConfig
 from trivision.data.datasets import Dataset
-from trivision.faces import Box, central_face, detect_faces, frame_face
+from trivision.faces import LFW_EXPAND, Box, central_face, central_part, detect_faces, frame_face
 from trivision.tasks.classify import ClassificationTask
 
 CLASSES = ["female", "male"]
 FRAMINGS = ("detect", "as-is")
+
+
+def frame_crop(loaded) -> float:
+    """The share of the LFW frame's side a trained model saw, centred (weights from before it was stored: 1)."""
+    return float(loaded.meta.get("frame_crop", 1.0))
 
 
 class GenderTask(ClassificationTask):
@@ -25,22 +30,27 @@ class GenderTask(ClassificationTask):
         return list(CLASSES)
 
     def train_frame(self, cfg: TrainConfig):
-        return None  # the training data is already LFW-framed: the whole frame is the input
+        """The training data is LFW-framed already: the model sees the frame's central `frame_crop`."""
+        return None if cfg.frame_crop == 1 else lambda rgb: central_part(rgb, cfg.frame_crop)
 
     # --- using a trained model -------------------------------------------------------------
-    def frames(self, rgb: np.ndarray, framing: str) -> list[tuple[Box | None, np.ndarray]]:
-        """Every face in a photo as (box, LFW-style frame); as-is: the whole photo is one frame."""
+    def frames(self, rgb: np.ndarray, framing: str, loaded) -> list[tuple[Box | None, np.ndarray]]:
+        """Every face in a photo as (box, the part of an LFW-style frame the model saw in training);
+        as-is: the photo is one LFW-style frame."""
+        crop = frame_crop(loaded)
         if framing == "as-is":
-            return [(None, rgb)]
-        return [(b, frame_face(rgb, b)) for b in detect_faces(rgb)]
+            return [(None, central_part(rgb, crop))]
+        return [(b, frame_face(rgb, b, LFW_EXPAND * crop)) for b in detect_faces(rgb)]
 
-    def labelled_frame(self, framing: str):
+    def labelled_frame(self, framing: str, loaded):
         """For evaluation: a labelled photo is about one face, the central one; None when none is found."""
+        crop = frame_crop(loaded)
+
         def frame(rgb: np.ndarray):
             if framing == "as-is":
-                return rgb
+                return central_part(rgb, crop)
             box = central_face(detect_faces(rgb), rgb.shape)
-            return None if box is None else frame_face(rgb, box)
+            return None if box is None else frame_face(rgb, box, LFW_EXPAND * crop)
         return frame
 
     def describe(self, probs: torch.Tensor, classes: list[str]) -> dict:
