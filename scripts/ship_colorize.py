@@ -1,25 +1,32 @@
-"""Ship a trained colorization model: pick its annealed-mean temperature on the run's validation photos,
+"""Ship a trained colorization model: choose its checkpoint and decoding on the run's validation photos,
 put the weights in the package and write the model card.
 
-    python scripts/ship_colorize.py NAME RUN [--lab LAB_RUN] [--temperatures 0.2,0.3,...]
+    python scripts/ship_colorize.py NAME RUN [--lab LAB_RUN]
 
-The temperature T turns the per-pixel distribution over a*b* bins into one colour (Zhang et al.'s annealed
-mean): low T, bolder colours and more wrong ones; high T, the mean, duller and safer. The rule, on the
-validation split only: the most colourful T whose PSNR beats the grey baseline. The test split is scored
-once, with the chosen T, for the card; --lab scores the lab's reproduction (a run of
-configs/colorize-lab.toml) on the same test photos, for comparison.
+A classification colorizer turns its per-pixel distribution over a*b* bins into one colour with two
+settings (models/koala.py): the prior correction (0: the rebalanced, bold colours; 1: calibrated, duller
+and safer ones) and the annealed mean's temperature (low: near the mode, bolder). The validation loss
+says little about how a colorization looks, so the run's `best` and `last` checkpoints are both tried.
+The rule, on the validation photos only: the most colourful choice whose PSNR beats the grey baseline
+(or, when none does, the one with the highest PSNR). The test photos are scored once, with that choice,
+for the card; --lab scores the lab's reproduction (a run of configs/colorize-lab.toml) on the same
+photos, for comparison.
 """
 from __future__ import annotations
 
 import argparse
 import tomllib
 from datetime import date
+from itertools import product
 from pathlib import Path
 
+import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
+from trivision.colorize import compose, network_outputs
+from trivision.data.images import decode_image
+from trivision.data.loading import load_images
+from trivision.engine.checkpoint import load_checkpoint, load_weights, save_weights
 from trivision.engine.report import (
     param_counts,
     params_table,
@@ -27,26 +34,16 @@ from trivision.engine.report import (
     training_seconds,
 )
 from trivision.evaluate import run_test_split
-from trivision.inference import load_model
+from trivision.inference import LoadedModel, load_model
+from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
+from trivision.tasks.colorize import colourfulness, psnr, rebalancing_weights
 
-TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.5, 0.7, 1.0)
-
-
-def with_temperature(weights: Path, temperature: float, target: Path) -> None:
-    """Copy a koala weights file, its annealed-mean temperature set to `temperature`."""
-    tensors = load_file(str(weights))
-    with safe_open(str(weights), "pt") as f:
-        metadata = f.metadata()
-    if "ab_bins" not in tensors:
-        raise SystemExit(f"{weights}: not a classification (bins) colorizer: there is no temperature to choose")
-    tensors["temperature"] = torch.tensor(float(temperature))
-    save_file(tensors, str(target), metadata=metadata)
-
-
-def scores(weights: Path, photos) -> dict:
-    return get_task("colorize").evaluate(load_model(str(weights)), photos)
+PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TEMPERATURES = (0.2, 0.38, 0.6, 1.0)
+HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness ratio |\n"
+          "|---|---:|---:|---:|---:|---:|")
 
 
 def row(label: str, r: dict) -> str:
@@ -54,8 +51,27 @@ def row(label: str, r: dict) -> str:
             f"| {r['colourfulness_ratio']:.2f} |")
 
 
-HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness ratio |\n"
-          "|---|---:|---:|---:|---:|---:|")
+def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: torch.Tensor) -> LoadedModel:
+    model = create_model("koala", loss="classify", backbone=meta["backbone"], pretrained=False)
+    state = load_checkpoint(run_dir / "checkpoints" / f"{which}.pt")["model"]
+    state.update(bin_weights=bin_weights, prior_correction=model.prior_correction, temperature=model.temperature)
+    model.load_state_dict(state)
+    return LoadedModel(model.eval(), meta)
+
+
+def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, float, dict]]:
+    """Scores of every (prior correction, temperature) on `photos`; the network runs once per photo."""
+    outputs = [network_outputs(loaded, rgb) for rgb in photos]
+    colour_orig = np.mean([colourfulness(rgb) for rgb in photos])
+    results = []
+    for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
+        loaded.model.prior_correction.fill_(a)
+        loaded.model.temperature.fill_(t)
+        done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
+        results.append((a, t, {"n": len(photos), "psnr": np.mean([psnr(d.rgb, d.original) for d in done]),
+                               "psnr_grey": np.mean([psnr(d.grey, d.original) for d in done]),
+                               "colourfulness_ratio": np.mean([colourfulness(d.rgb) for d in done]) / colour_orig}))
+    return results
 
 
 def main() -> None:
@@ -63,47 +79,53 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("run")
     ap.add_argument("--lab", help="a run folder of configs/colorize-lab.toml, scored beside the shipped model")
-    ap.add_argument("--temperatures", default=",".join(map(str, TEMPERATURES)))
     args = ap.parse_args()
     run_dir = Path(args.run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     minutes = training_seconds(read_history(run_dir / "history.csv")) / 60
-    candidate = run_dir / "model-temperature.safetensors"
+    _, meta = load_weights(run_dir / "model.safetensors")
 
+    train = run_test_split(run_dir, "colorize", "train")  # the rebalancing weights, as training computed them
+    images, _, _ = load_images(train, range(len(train)), cfg["image_size"], desc="rebalancing weights")
+    bin_weights = rebalancing_weights(images, create_model("koala", loss="classify", pretrained=False).ab_bins)
     val = run_test_split(run_dir, "colorize", "val")
-    trials = []
-    print(HEADER)
-    for t in (float(x) for x in args.temperatures.split(",")):
-        with_temperature(run_dir / "model.safetensors", t, candidate)
-        r = scores(candidate, val)
-        trials.append((t, r))
-        print(row(f"T = {t:g}", r), flush=True)
-    beating = [(t, r) for t, r in trials if r["psnr"] > r["psnr_grey"]]
-    if not beating:
-        raise SystemExit("no temperature beats the grey baseline on the validation photos: not shipping")
-    chosen, _ = max(beating, key=lambda tr: tr[1]["colourfulness_ratio"])
-    print(f"chosen T = {chosen:g} (the most colourful that beats grey on validation)")
+    val_photos = [decode_image(val.source(i)) for i in range(len(val))]
 
-    target = WEIGHTS_DIR / f"{args.name}.safetensors"
-    with_temperature(run_dir / "model.safetensors", chosen, target)
-    candidate.unlink()
+    trials = []
+    for which in ("best", "last"):
+        loaded = checkpoint_model(run_dir, which, meta, bin_weights)
+        for a, t, r in sweep(loaded, val_photos):
+            trials.append((which, a, t, r))
+            print(row(f"{which}, correction {a:g}, T {t:g}", r), flush=True)
+    beating = [tr for tr in trials if tr[3]["psnr"] > tr[3]["psnr_grey"]]
+    which, a, t, _ = (max(beating, key=lambda tr: tr[3]["colourfulness_ratio"]) if beating
+                      else max(trials, key=lambda tr: tr[3]["psnr"]))
+    print(f"chosen: {which} checkpoint, prior correction {a:g}, temperature {t:g}"
+          + ("" if beating else " (NOTHING beats grey on validation: the highest PSNR)"))
+
+    loaded = checkpoint_model(run_dir, which, meta, bin_weights)
+    loaded.model.prior_correction.fill_(a)
+    loaded.model.temperature.fill_(t)
+    save_weights(WEIGHTS_DIR / f"{args.name}.safetensors", loaded.model, meta)
     test = run_test_split(run_dir, "colorize")
-    result = scores(target, test)
+    task = get_task("colorize")
+    result = task.evaluate(load_model(args.name), test)
     lab_row = ""
     if args.lab:
-        lab_row = "\n" + row(f"lab reproduction ({Path(args.lab).name}, mse)",
-                             scores(Path(args.lab) / "model.safetensors", test))
-    loaded = load_model(args.name)
-    val_table = "\n".join([HEADER] + [row(f"T = {t:g}" + (" (chosen)" if t == chosen else ""), r) for t, r in trials])
+        lab = task.evaluate(load_model(str(Path(args.lab) / "model.safetensors")), test)
+        lab_row = "\n" + row(f"lab reproduction ({Path(args.lab).name}, mse)", lab)
+    met = result["psnr"] > result["psnr_grey"] and result["colourfulness_ratio"] >= 0.6
+    chosen_rows = [row(f"{w}, correction {x:g}, T {y:g}" + (" **(chosen)**" if (w, x, y) == (which, a, t) else ""), r)
+                   for w, x, y, r in trials]
     phase = cfg["phases"][0]
     card = f"""# {args.name}
 
 Automatic colorization after Deep Koalarization (the lab's network, `koala`): the L channel of a photo in,
 its a*b* out; an encoder, a fusion layer that tiles a frozen ImageNet classifier's ({cfg['backbone']}) 1000
 class probabilities over the encoder's grid, and a decoder. Objective: classification over 261 quantised a*b*
-bins with Zhang et al.'s class rebalancing, decoded by the annealed mean at T = {chosen:g} (chosen on the
-validation photos; see below), instead of the lab's mean squared error, which washes colours out to sepia.
-Any photo size: colorized at 256x256, a*b* upsampled and joined to the photo's own L.
+bins with Zhang et al.'s class rebalancing, instead of the lab's mean squared error, which washes colours
+out to sepia. Decoding: prior correction {a:g}, annealed-mean temperature {t:g}, chosen on the validation
+photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined to the photo's own L.
 
 {params_table([(args.name, param_counts(loaded.model))])}
 ## Training
@@ -111,34 +133,37 @@ Any photo size: colorized at 256x256, a*b* upsampled and joined to the photo's o
   10% test at random, seed {cfg['seed']}.
 - {phase['epochs']} epochs, Adam at {phase['lr']:g} with cosine decay, batch {cfg['batch_size']}; each step sees a random
   {cfg['augment']['crop']}x{cfg['augment']['crop']} window of the 256x256 photo (zoomed in up to 1.33x, flipped half the time).
-- Command:
+  Shipped: the `{which}` checkpoint.
+- Commands:
 
       trivision train colorize --data ../shared/data/imagenet-samples --seed {cfg['seed']} --threads 1 --set warmup_epochs={cfg['warmup_epochs']:g}
       python scripts/ship_colorize.py {args.name} RUN{' --lab LAB_RUN' if args.lab else ''}
 
 Training took {minutes:.0f} min on the project's 2-core x86-64 CPU (1 thread), torch {torch.__version__}, {date.today()}.
 
-## Choosing the temperature (validation photos)
-
-{val_table}
-
-## Results on held-out test photos (`trivision evaluate colorize --run RUN`, each at its own size)
+## Results on held-out test photos (each at its own size)
 
 {HEADER}
 {row(args.name, result)}{lab_row}
 
 Targets: PSNR above the grey baseline (a*b* = 0) and a colourfulness ratio (Hasler and Süsstrunk's
-colourfulness of the outputs over that of the originals) of at least 0.6.
+colourfulness of the outputs over that of the originals) of at least 0.6: **{'met' if met else 'not met'}**.
+Rerun with `trivision evaluate colorize --run RUN --model {args.name}`.
+
+## Choosing the checkpoint and the decoding (validation photos)
+
+{HEADER}
+{chr(10).join(chosen_rows)}
 
 ## Terms and limits
 ImageNet is for non-commercial research and education; these weights carry the same terms. Trained on
-{len(run_test_split(run_dir, 'colorize', 'train'))} photos: it knows skies, foliage, water and skin far better than the colours of
-man-made objects, which are often ambiguous anyway. PSNR rewards the cautious; colourfulness the bold: the
-two numbers together, not either alone, say whether it works.
+{len(train)} photos: it knows skies, foliage, water and skin far better than the colours of man-made
+objects, which are often ambiguous anyway. PSNR rewards the cautious, colourfulness the bold: the two
+numbers together, not either alone, say whether it works.
 """
     (WEIGHTS_DIR / f"{args.name}.md").write_text(card)
-    print(f"shipped {args.name}: T {chosen:g}, psnr {result['psnr']:.2f} (grey {result['psnr_grey']:.2f}), "
-          f"colourfulness ratio {result['colourfulness_ratio']:.2f}")
+    print(f"shipped {args.name}: psnr {result['psnr']:.2f} (grey {result['psnr_grey']:.2f}), "
+          f"colourfulness ratio {result['colourfulness_ratio']:.2f}; targets {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":

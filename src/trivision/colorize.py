@@ -42,9 +42,21 @@ def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
 def colorize_photo(loaded: LoadedModel, image) -> Colorized:
     """Colorize one photo (a path, bytes, PIL image or array) at its own size."""
     rgb = decode_image(image)
-    light = rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255.0)[:, :1]
+    return compose(loaded, rgb, network_outputs(loaded, rgb))
+
+
+@torch.no_grad()
+def network_outputs(loaded: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
+    """The network's raw outputs for a decoded photo, seen grey at the model's size."""
     small = resize(rgb, loaded.image_size)[None].float() / 255.0
-    ab = loaded.model.to_ab(loaded.model(rgb_to_lab(small)[:, :1] / 100.0))
+    return loaded.model(rgb_to_lab(small)[:, :1] / 100.0)
+
+
+@torch.no_grad()
+def compose(loaded: LoadedModel, rgb: np.ndarray, outputs: torch.Tensor) -> Colorized:
+    """The photo's own L with the a*b* decoded from `outputs`, upsampled to the photo's size."""
+    light = rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255.0)[:, :1]
+    ab = loaded.model.to_ab(outputs)
     shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
     ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False, antialias=shrinking)
     colour = lab_to_rgb_keeping_l(torch.cat([light, ab], 1))
