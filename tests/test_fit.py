@@ -83,6 +83,15 @@ def test_fit_logs_one_line_per_epoch(tmp_path):
     assert len(lines) == 2 and lines[0].startswith("epoch 1 (train)  loss ") and "acc " in lines[0]
 
 
+def test_time_limit_stops_at_the_end_of_the_epoch_that_passes_it(tmp_path):
+    lines = []
+    history = fit(_model(), ClassificationTask(), _data(), None,
+                  _cfg(epochs=5, time_limit=1e-9, phases=[Phase("a", 5, 1e-3), Phase("b", 5, 1e-3)]),
+                  tmp_path, log=lines.append)
+    assert len(history) == 1 and "time limit" in lines[-1]
+    assert (tmp_path / "checkpoints" / "best.pt").exists()
+
+
 def test_fit_ends_with_the_best_weights(tmp_path):
     model = _model()
     fit(model, ClassificationTask(), _data(), _data(8, seed=1), _cfg(epochs=3), tmp_path, log=lambda s: None)

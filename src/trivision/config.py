@@ -46,6 +46,7 @@ class TrainConfig:
     threads: int = 0                  # 0: torch's default
     channels_last: bool = True
     steps_per_epoch: int = 0          # 0: a full pass over the training split
+    time_limit: float = 0.0           # minutes: training stops at the end of the epoch that passes it (0: none)
     limit: int = 0                    # use only the first N rows of the dataset (quick runs)
     skip_bad: bool = False            # skip undecodable images, counting them, instead of stopping
     classes: str = ""                 # a subset of class ids (cars), e.g. "1-20"

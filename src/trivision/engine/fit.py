@@ -171,7 +171,11 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         log(f"{world} processes ({device.type}, {'nccl' if device.type == 'cuda' else 'gloo'}): "
             f"{steps} steps of {batch_size} per process and epoch")
 
+    fit_started = time.perf_counter()
+    out_of_time = False
     for pi, phase in enumerate(cfg.phases):
+        if out_of_time:
+            break
         if state and pi < state["phase"]:
             continue
         task.set_phase(model, phase)
@@ -215,9 +219,14 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             score = _score(row)
             rng = _rng_state(device)
             rng_by_rank = distributed.gather_objects(rng) if world > 1 else None
+            # every process stops after the same epoch, however their clocks differ
+            out_of_time = distributed.any_process(bool(cfg.time_limit)
+                                                  and time.perf_counter() - fit_started > 60 * cfg.time_limit)
             if not main:  # rank 0 writes every file
                 if best is None or score > best:
                     best = score
+                if out_of_time:
+                    break
                 continue
             if best is None or score > best:
                 best = score
@@ -232,6 +241,9 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
                 report.plot_curves(run_dir / f"curves-{phase.name}.png",
                                    [r for r in history if r["phase"] == phase.name], f"{cfg.model}, {phase.name}")
             log(_epoch_line(row))
+            if out_of_time:
+                log(f"time limit of {cfg.time_limit:g} min reached after epoch {epoch}: training stops here")
+                break
         del trained
         if on_phase_end is not None:
             on_phase_end(pi, phase, history)
