@@ -85,7 +85,7 @@ def server(cars_weights, koala_weights):
 
 @pytest.fixture(scope="module")
 def bare_server():
-    """The install as shipped: cars and colorize have no weights."""
+    """The install as shipped: the default model of each task."""
     with background_server(create_app()) as url:
         yield url
 
@@ -161,15 +161,21 @@ def test_missing_file_field_is_a_4xx(server, astronaut):
     assert status == 422
 
 
-def test_models_that_are_not_installed_get_503_naming_them(bare_server, astronaut):
-    status, body = post(bare_server + "/api/cars", astronaut)
-    if shipped_weights("cars-bcnn-20") is None:
-        assert status == 503 and "model 'cars-bcnn-20' is not installed" in body["detail"]
-    else:
-        assert status == 200 and len(body["top5"]) == 5
-    status, body = post(bare_server + "/api/colorize", astronaut)
-    assert status == 503 and "model 'colorize-koala' is not installed" in body["detail"]
-    assert post(bare_server + "/api/gender", astronaut)[0] == 200  # the shipped one still works
+def test_the_shipped_models_serve_by_default(bare_server, astronaut):
+    for task, model in (("gender", "gender-cnn"), ("cars", "cars-bcnn-20"), ("colorize", "colorize-koala")):
+        status, body = post(bare_server + f"/api/{task}", astronaut)
+        if shipped_weights(model) is None:
+            assert status == 503 and f"model '{model}' is not installed" in body["detail"]
+        else:
+            assert status == 200 and body["model"], body
+
+
+def test_models_that_are_not_installed_get_503_naming_them(astronaut):
+    with background_server(create_app(cars="cars-never-shipped", colorize="colorize-never-shipped")) as url:
+        for task in ("cars", "colorize"):
+            status, body = post(url + f"/api/{task}", astronaut)
+            assert status == 503 and f"model '{task}-never-shipped' is not installed" in body["detail"]
+        assert post(url + "/api/gender", astronaut)[0] == 200  # the installed one still works
 
 
 def test_openapi_schema_describes_the_endpoints(server):

@@ -86,7 +86,8 @@ def test_page_shows_faces_cars_and_colorized_photo(browser, astronaut, cars_weig
 
 
 def test_page_says_which_model_is_missing_and_rejects_non_images(browser, astronaut, tmp_path):
-    with background_server(create_app()) as url:  # the install as shipped
+    # an install where cars has weights and colorize has none
+    with background_server(create_app(colorize="colorize-never-shipped")) as url:
         page = browser.new_page()
         page.goto(url + "/")
         page.set_input_files("#file", str(astronaut))
@@ -96,8 +97,9 @@ def test_page_says_which_model_is_missing_and_rejects_non_images(browser, astron
         else:
             page.wait_for_selector("#cars-panel .top5 li:nth-child(5)", timeout=60_000)
         page.wait_for_selector("#colorize-panel .status.error", timeout=60_000)
-        assert "model 'colorize-koala' is not installed" in page.locator("#colorize-panel .status").inner_text()
-        page.wait_for_selector("#gender-panel .face-box", timeout=60_000)  # the shipped model still answers
+        assert ("model 'colorize-never-shipped' is not installed"
+                in page.locator("#colorize-panel .status").inner_text())
+        page.wait_for_selector("#gender-panel .face-box", timeout=60_000)  # the installed model still answers
 
         notes = tmp_path / "notes.txt"
         notes.write_text("not a photo")
