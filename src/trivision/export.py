@@ -138,8 +138,7 @@ class OnnxModel:
         self.meta = json.loads(props.get(META_KEY, "{}"))
         self.loss = self.meta.get("loss") or "mse"
         decoding = json.loads(props.get(DECODING_KEY, "{}"))
-        self.ab_bins = torch.tensor(decoding["ab_bins"]) if "ab_bins" in decoding else None
-        for name in DECODING_BUFFERS[1:]:
+        for name in DECODING_BUFFERS:
             setattr(self, name, torch.tensor(decoding[name]) if name in decoding else None)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -220,8 +220,8 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             rng = _rng_state(device)
             rng_by_rank = distributed.gather_objects(rng) if world > 1 else None
             # every process stops after the same epoch, however their clocks differ
-            out_of_time = distributed.any_process(bool(cfg.time_limit)
-                                                  and time.perf_counter() - fit_started > 60 * cfg.time_limit)
+            out_of_time = bool(cfg.time_limit) and distributed.any_process(  # time_limit is alike everywhere
+                time.perf_counter() - fit_started > 60 * cfg.time_limit)
             if not main:  # rank 0 writes every file
                 if best is None or score > best:
                     best = score
