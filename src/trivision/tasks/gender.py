@@ -18,6 +18,12 @@ def frame_crop(loaded) -> float:
     return float(loaded.meta.get("frame_crop", 1.0))
 
 
+def model_view(rgb: np.ndarray, box: Box | None, crop: float) -> np.ndarray:
+    """The part of a photo the model sees: the central `crop` of the LFW-style frame around the face `box`
+    (None: the photo is such a frame already)."""
+    return central_part(rgb, crop) if box is None else frame_face(rgb, box, LFW_EXPAND * crop)
+
+
 class GenderTask(ClassificationTask):
     name = "gender"
     label_column = "gender"
@@ -38,9 +44,8 @@ class GenderTask(ClassificationTask):
         """Every face in a photo as (box, the part of an LFW-style frame the model saw in training);
         as-is: the photo is one LFW-style frame."""
         crop = frame_crop(loaded)
-        if framing == "as-is":
-            return [(None, central_part(rgb, crop))]
-        return [(b, frame_face(rgb, b, LFW_EXPAND * crop)) for b in detect_faces(rgb)]
+        boxes = [None] if framing == "as-is" else detect_faces(rgb)
+        return [(b, model_view(rgb, b, crop)) for b in boxes]
 
     def labelled_frame(self, framing: str, loaded):
         """For evaluation: a labelled photo is about one face, the central one; None when none is found."""
@@ -48,9 +53,9 @@ class GenderTask(ClassificationTask):
 
         def frame(rgb: np.ndarray):
             if framing == "as-is":
-                return central_part(rgb, crop)
+                return model_view(rgb, None, crop)
             box = central_face(detect_faces(rgb), rgb.shape)
-            return None if box is None else frame_face(rgb, box, LFW_EXPAND * crop)
+            return None if box is None else model_view(rgb, box, crop)
         return frame
 
     def describe(self, probs: torch.Tensor, classes: list[str]) -> dict:
