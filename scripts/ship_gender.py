@@ -17,10 +17,12 @@ from pathlib import Path
 
 import torch
 
+from trivision.config import to_dict
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
+from trivision.tasks.gender import GenderTask
 
 
 def run_facts(run: Path) -> dict:
@@ -31,10 +33,43 @@ def run_facts(run: Path) -> dict:
     return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result}
 
 
+RECIPE_KEYS = ("image_size", "frame_crop", "batch_size", "optimizer", "weight_decay", "schedule", "warmup_epochs",
+               "label_smoothing", "dropout")
+
+
+def literal(value) -> str:
+    """A --set value as the command line takes it (TOML, without spaces)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(literal(v) for v in value) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def command(cfg: dict) -> str:
+    """The command that trains this run again: every setting that differs from the task's defaults."""
+    default = to_dict(GenderTask().default_config())
     phase = cfg["phases"][0]
-    return (f"trivision train gender --model {cfg['model']} --data ../shared/data/lfw-gender --split {cfg['split']} "
-            f"--epochs {phase['epochs']} --lr {phase['lr']} --seed {cfg['seed']} --set warmup_epochs={cfg['warmup_epochs']:g}")
+    flags = [f"--model {cfg['model']}", "--data ../shared/data/lfw-gender", f"--split {cfg['split']}",
+             f"--epochs {phase['epochs']}", f"--lr {phase['lr']:g}", f"--seed {cfg['seed']}"]
+    flags += [f"--set {k}={literal(cfg[k])}" for k in RECIPE_KEYS if cfg.get(k, default[k]) != default[k]]
+    flags += [f"--set augment.{k}={literal(v)}" for k, v in cfg["augment"].items()
+              if literal(v) != literal(default["augment"][k])]
+    return "trivision train gender " + " ".join(flags)
+
+
+def recipe(cfg: dict) -> str:
+    aug = cfg["augment"]
+    zoom = "-".join(f"{z:g}" for z in aug["zoom"])
+    regular = ", ".join(part for part in (
+        f"weight decay {cfg['weight_decay']:g}" if cfg["weight_decay"] else "",
+        f"label smoothing {cfg['label_smoothing']:g}" if cfg["label_smoothing"] else "") if part)
+    crop = cfg.get("frame_crop", 1.0)
+    seen = "the whole LFW frame" if crop == 1 else f"the central {crop:g} of the LFW frame"
+    optimizer = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}[cfg["optimizer"]]
+    return (f"{optimizer}{f' ({regular})' if regular else ''}, peak lr {cfg['phases'][0]['lr']:g}, "
+            f"{cfg['schedule']} decay after {cfg['warmup_epochs']:g} warm-up epoch(s), batch {cfg['batch_size']}; "
+            f"input {cfg['image_size']}x{cfg['image_size']}, {seen}; "
+            f"augmentation shift {aug['shift']:g}, rotation {aug['rotation']:g}, zoom {zoom}"
+            f"{', flip' if aug['hflip'] else ''}")
 
 
 def pct(v: float) -> str:
@@ -58,11 +93,14 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
                     f"{f['minutes']:.0f} min |")
         commands.append(f"      {command(cfg)}")
-    machine = f"{platform.machine()}, torch {torch.__version__}, 1 thread per run, two runs at a time"
+    threads = sorted({f["cfg"]["threads"] for f in runs})
+    machine = (f"{platform.machine()}, torch {torch.__version__}, {'/'.join(map(str, threads))} thread(s) per run; "
+               "runs may have shared the 2 cores with another training, which the times include")
     cfg = shipped["cfg"]
+    size = cfg["image_size"]
     card = f"""# {name}
 
-Face gender classifier (female / male) for LFW-framed faces at 100x100: the lab's
+Face gender classifier (female / male) for LFW-framed faces, seen at {size}x{size}: the lab's
 {'5-block' if name == 'gender-cnn' else '3-block compact'} CNN (Conv3x3-ReLU, BN, Conv3x3-ReLU, BN, MaxPool per block;
 Dropout, Dense(2)). Photos framed otherwise are handled by `trivision predict`'s face detection,
 which cuts each face as LFW frames it.
@@ -72,8 +110,7 @@ which cuts each face as LFW frames it.
 - Data: `lfw-gender` (Labeled Faces in the Wild, deep-funnelled, 11,903 images of 4,998 people,
   78% male), labels from the public LFW male/female name lists.
 - Split: 70% train / 10% validation (picks the best epoch) / 20% test, stratified, seed {cfg['seed']}.
-- Recipe: Adam, peak lr {cfg['phases'][0]['lr']:g}, cosine decay after {cfg['warmup_epochs']:g} warm-up epoch,
-  batch {cfg['batch_size']}, the lab's augmentation (shift 0.2, rotation 20, zoom 1.0-1.2, flip).
+- Recipe of the shipped run: {recipe(cfg)}.
 - Commands, in the order of the table below (the first made the shipped weights):
 
 {chr(10).join(commands)}

@@ -22,13 +22,12 @@ def _jsonable(v):
 
 # --- train -------------------------------------------------------------------------------------
 
-def cmd_train(args) -> None:
+def train_config(args):
+    """The resolved training config of `trivision train` ARGS: task defaults, then --config, flags, --set."""
     from trivision.config import apply_overrides, load_config
     from trivision.tasks import get_task
-    from trivision.train import train
 
-    task = get_task(args.task)
-    cfg = load_config(args.config, task.default_config())
+    cfg = load_config(args.config, get_task(args.task).default_config())
     flags = {"model": args.model, "data": args.data, "split": args.split, "image_size": args.image_size,
              "batch_size": args.batch_size, "seed": args.seed, "output_dir": args.output_dir,
              "threads": args.threads, "limit": args.limit, "steps_per_epoch": args.steps_per_epoch,
@@ -48,7 +47,15 @@ def cmd_train(args) -> None:
                                  "use --set phases.0.epochs=N (phases.1.lr=X, ...) or a config file")
         cfg.phases[0].epochs = args.epochs if args.epochs is not None else cfg.phases[0].epochs
         cfg.phases[0].lr = args.lr if args.lr is not None else cfg.phases[0].lr
-    cfg = apply_overrides(cfg, args.set or [])
+    return apply_overrides(cfg, args.set or [])
+
+
+def cmd_train(args) -> None:
+    from trivision.tasks import get_task
+    from trivision.train import train
+
+    task = get_task(args.task)
+    cfg = train_config(args)
     summary = train(task, cfg, log=lambda s: print(s, flush=True))
     if int(os.environ.get("RANK", "0")) != 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return  # under torchrun, rank 0 alone reports

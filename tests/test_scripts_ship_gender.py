@@ -1,0 +1,39 @@
+"""scripts/ship_gender.py: the command a model card prints trains with exactly the run's recipe."""
+from __future__ import annotations
+
+import shlex
+import sys
+
+import pytest
+from conftest import REPO
+
+from trivision.cli import build_parser, train_config
+from trivision.config import Phase, TrainConfig, to_dict
+from trivision.data.augment import AugmentConfig
+
+sys.path.insert(0, str(REPO / "scripts"))
+import ship_gender  # noqa: E402
+
+RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where and how it ran, not the recipe
+
+
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(model="gender-tiny", split="identity", seed=3, phases=[Phase("train", 25, 2e-3)]),
+    TrainConfig(model="gender-cnn", image_size=64, frame_crop=0.6, optimizer="adamw", weight_decay=0.05,
+                label_smoothing=0.1, warmup_epochs=1.0, phases=[Phase("train", 40, 0.002)],
+                augment=AugmentConfig(shift=0.1, rotation=10.0, zoom=(1.0, 1.1))),
+])
+def test_card_command_reproduces_the_recipe(cfg):
+    saved = to_dict(cfg)  # as config.toml holds it
+    line = ship_gender.command(saved)
+    argv = shlex.split(line)
+    assert argv[:3] == ["trivision", "train", "gender"]
+    again = to_dict(train_config(build_parser().parse_args(argv[1:])))
+    for key in RUN_ONLY:
+        again.pop(key), saved.pop(key)
+    assert again == saved, line
+
+
+def test_recipe_names_what_differs_from_the_lab():
+    text = ship_gender.recipe(to_dict(TrainConfig(optimizer="adamw", weight_decay=0.05, frame_crop=0.6)))
+    assert text.startswith("AdamW (weight decay 0.05)") and "the central 0.6 of the LFW frame" in text
