@@ -193,3 +193,27 @@ def test_run_model_without_augmentation():
     torch.testing.assert_close(out["outputs"], logits)
     assert out["acc"] == pytest.approx(float((logits.argmax(1) == data.targets).float().mean()))
     assert out["loss"] == pytest.approx(float(nn.functional.cross_entropy(logits, data.targets)), rel=1e-5)
+
+
+def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
+    plain = _model()
+    fit(plain, ClassificationTask(), _data(), _data(8, 1), _cfg(epochs=3, schedule="constant"), tmp_path / "plain", log=lambda s: None)
+    averaged = _model()
+    straight = fit(averaged, ClassificationTask(), _data(), _data(8, 1), _cfg(epochs=3, ema=0.9, schedule="constant"), tmp_path / "ema",
+                   log=lambda s: None)
+    last = load_checkpoint(tmp_path / "ema" / "checkpoints" / "last.pt")
+    best = load_checkpoint(tmp_path / "ema" / "checkpoints" / "best.pt")
+    assert last["ema"]["n_averaged"] == 3 * 2  # one update per optimizer step
+    # the raw weights train exactly as without averaging; the kept ones are the average
+    weight = "6.weight"
+    torch.testing.assert_close(last["model"][weight], load_checkpoint(
+        tmp_path / "plain" / "checkpoints" / "last.pt")["model"][weight])
+    assert not torch.equal(best["model"][weight], last["model"][weight])
+    for k, v in best["model"].items():
+        torch.testing.assert_close(averaged.state_dict()[k], v)
+    # an interrupted run resumes its average too (a constant rate: 2 epochs then 1 is the same schedule as 3)
+    fit(_model(), ClassificationTask(), _data(), _data(8, 1), _cfg(epochs=2, ema=0.9, schedule="constant"), tmp_path / "again",
+        log=lambda s: None)
+    resumed = fit(_model(), ClassificationTask(), _data(), _data(8, 1), _cfg(epochs=3, ema=0.9, schedule="constant", resume="auto"),
+                  tmp_path / "again", log=lambda s: None)
+    assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]

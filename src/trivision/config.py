@@ -36,6 +36,8 @@ class TrainConfig:
     schedule: str = "cosine"          # constant | cosine
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    ema: float = 0.0                  # decay of a moving average of the weights, validated and saved instead
+                                      # of the raw weights (e.g. 0.999; 0: none)
     loss: str = ""                    # the objective, where a task has a choice (colorize: classify | mse)
     dropout: float = 0.5
     phases: list[Phase] = field(default_factory=lambda: [Phase()])

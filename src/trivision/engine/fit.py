@@ -25,6 +25,7 @@ from typing import Callable, Protocol
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from trivision.config import Phase, TrainConfig, save_config
@@ -147,6 +148,10 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     augment = build_augment(cfg.augment).to(device)
+    # with cfg.ema the averaged weights (BatchNorm statistics too) are what is validated and saved
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema
+           else None)
+    evaluated = model if ema is None else ema.module
 
     def layout(x: torch.Tensor) -> torch.Tensor:
         return _to_model_layout(x, cfg.channels_last)
@@ -160,6 +165,8 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     if cfg.resume:
         state = load_checkpoint(Path(cfg.resume) if cfg.resume != "auto" else ck_dir / "last.pt")
         model.load_state_dict(state["model"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         log(f"resumed from {cfg.resume if cfg.resume != 'auto' else ck_dir / 'last.pt'}: "
             f"phase {state['phase'] + 1}, epoch {state['epoch_in_phase'] + 1} done")
     history: list[dict] = state["history"] if state else []
@@ -207,11 +214,15 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             # the cached phase: this epoch's view of the cached features
             batch_of = augmented_batch if cache is None else cache.views[ep % len(cache.views)].batch
             row = _train_epoch(trained, task, batch_of, opt, sched, len(train), batch_size, steps, cfg,
-                               desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch, rank=rank, world=world)
+                               desc=f"{phase.name} {ep + 1}/{phase.epochs}", epoch=epoch, rank=rank, world=world,
+                               after_step=None if ema is None else lambda: ema.update_parameters(model))
             distributed.broadcast_buffers(model)  # rank 0's BatchNorm statistics: validation agrees everywhere
+            if ema is not None:
+                distributed.broadcast_buffers(evaluated)
             if val is not None and len(val):
-                v = (run_model(model, task, val, batch_size, cfg.channels_last, keep_outputs=False) if cache is None
-                     else _run(model.head.eval(), task, cache.val.batches(batch_size), keep_outputs=False))
+                v = (run_model(evaluated, task, val, batch_size, cfg.channels_last, keep_outputs=False)
+                     if cache is None
+                     else _run(evaluated.head.eval(), task, cache.val.batches(batch_size), keep_outputs=False))
                 row.update(val_loss=v["loss"], val_acc=v["acc"])
             row.update(epoch=epoch, phase=phase.name, lr=opt.param_groups[0]["lr"],
                        seconds=time.perf_counter() - t0)
@@ -230,9 +241,10 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
                 continue
             if best is None or score > best:
                 best = score
-                save_checkpoint(ck_dir / "best.pt", {"model": model.state_dict(), "epoch": epoch})
+                save_checkpoint(ck_dir / "best.pt", {"model": evaluated.state_dict(), "epoch": epoch})
             save_checkpoint(ck_dir / "last.pt", {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "model": model.state_dict(), **({} if ema is None else {"ema": ema.state_dict()}),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "rng": rng["cpu"], "cuda_rng": rng["cuda"], "rng_by_rank": rng_by_rank, "world_size": world,
                 "phase": pi, "epoch_in_phase": ep, "history": history, "best": best})
             report.write_history(run_dir / "history.csv", history)
@@ -309,7 +321,8 @@ def _train_mode(model: nn.Module, phase: Phase) -> None:
 
 
 def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batch_size: int, steps: int,
-                 cfg: TrainConfig, desc: str, epoch: int, rank: int = 0, world: int = 1) -> dict:
+                 cfg: TrainConfig, desc: str, epoch: int, rank: int = 0, world: int = 1,
+                 after_step: Callable[[], None] | None = None) -> dict:
     """`steps` optimizer steps; batch_of(row indices) gives (inputs, targets) for `forward`. With several
     processes, each takes every world-th row of the epoch's order, starting at its rank."""
     # the order depends only on (seed, epoch), so a resumed run sees the same batches
@@ -338,6 +351,8 @@ def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batc
             loss.backward()
             opt.step()
             sched.step()
+            if after_step is not None:
+                after_step()
             total_loss += loss.item() * len(idx)
             n += len(idx)
             c = task.correct(out.detach(), targets)
