@@ -65,7 +65,8 @@ Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end 
 
 {per_phase}
 The lab reported 77.68% (46.94% after the frozen phase) on its own 20-class set with VGG16.
-Training took {minutes:.0f} min on the project's 2-core x86-64 CPU (2 threads), torch {torch.__version__}, {date.today()}.
+Training took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads']} thread(s); wall time, which
+includes any other training that shared the machine), torch {torch.__version__}, {date.today()}.
 
 ## Terms and limits
 Stanford Cars is for non-commercial research and education; these weights carry the same terms.
