@@ -132,6 +132,22 @@ def ratio_lines(speeds: dict, models: list[str]) -> tuple[list[str], list[dict]]
     return lines, ratios
 
 
+def ceiling_lines(speeds: dict, flops_results: list[dict]) -> list[str]:
+    """The most any implementation of the same FLOPs and precision could train at, against Keras' speed."""
+    lines = []
+    for r in flops_results:
+        keras = speeds.get((r["model"], "keras"), {})
+        if r["framework"] != "trivision" or "train" not in keras:
+            continue
+        best, target = r["train_img_per_s_at_ceiling"], TARGET_RATIO[r["model"]]
+        lines.append(f"- {r['model']}: at 100% of the ceiling ({r['ceiling_gflops']:.1f} GFLOP/s, "
+                     f"{r['train_flops_per_image'] / 1e6:.1f} MFLOP per training image) training would reach "
+                     f"{best:.1f} img/s = {best / keras['train']:.2f}x Keras' {keras['train']:.1f}; the {target:g}x target "
+                     f"needs {100 * target * keras['train'] / best:.0f}% of the ceiling (trivision reaches "
+                     f"{100 * r['train_fraction_of_ceiling']:.1f}%)")
+    return lines
+
+
 def training_table(speeds: dict, rounds: int) -> str:
     rows = [f"| model | framework | train img/s (median of {rounds}) | each round | eval img/s | images | threads |",
             "|---|---|---:|---|---:|---:|---:|"]
@@ -202,6 +218,9 @@ def main() -> int:
         for extra in given or [["--framework", "trivision", *sizes("train_speed")]]:
             sections.append(section(f"FLOPs: how close {model} training on {extra[1]} comes to this CPU's fp32 limit",
                                     "flops", run_bench("flops", ["--model", model, *extra, *options("flops")]), summary))
+    bounds = ceiling_lines(speeds, summary.get("flops", []))
+    if bounds:
+        sections.append(("What the fp32 ceiling allows", "\n".join(bounds)))
     for model in args.models if "profile_train" in args.only else ():
         sections.append(section(f"Where a {model} training step's time goes", "profile_train",
                                 run_bench("profile_train", ["--model", model, *options("profile_train")]), summary))

@@ -59,3 +59,20 @@ def test_suite_reports_each_missing_benchmark_in_one_line_and_goes_on(tmp_path):
         assert any(line.startswith(name) for line in r["failed"])
     assert [x["ratio"] for x in r["ratios"]] == [None, None]
     assert "- gender-cnn: trivision / Keras training img/s: not measured" in text
+
+
+def test_ceiling_line_bounds_any_implementation_against_keras():
+    import sys
+    sys.path.insert(0, str(REPO / "bench"))
+    import suite
+
+    speeds = {("gender-cnn", "keras"): {"train": 100.0}}
+    flops = [{"model": "gender-cnn", "framework": "trivision", "train_img_per_s_at_ceiling": 150.0,
+              "ceiling_gflops": 180.0, "train_flops_per_image": 1.2e9, "train_fraction_of_ceiling": 0.6},
+             {"model": "gender-cnn", "framework": "keras", "train_img_per_s_at_ceiling": 150.0,
+              "ceiling_gflops": 180.0, "train_flops_per_image": 1.2e9, "train_fraction_of_ceiling": 0.5}]
+    (line,) = suite.ceiling_lines(speeds, flops)
+    assert line == ("- gender-cnn: at 100% of the ceiling (180.0 GFLOP/s, 1200.0 MFLOP per training image) training "
+                    "would reach 150.0 img/s = 1.50x Keras' 100.0; the 2x target needs 133% of the ceiling "
+                    "(trivision reaches 60.0%)")
+    assert suite.ceiling_lines({}, flops) == []  # no Keras speed: no bound invented
