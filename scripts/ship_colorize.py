@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import tomllib
+from collections.abc import Callable
 from datetime import date
+from functools import cache
 from itertools import product
 from pathlib import Path
 
@@ -51,10 +53,12 @@ def row(label: str, r: dict) -> str:
             f"| {r['colourfulness_ratio']:.2f} |")
 
 
-def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: torch.Tensor) -> LoadedModel:
+def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: Callable[[], torch.Tensor]) -> LoadedModel:
     model = create_model("koala", loss="classify", backbone=meta["backbone"], pretrained=False)
     state = load_checkpoint(run_dir / "checkpoints" / f"{which}.pt")["model"]
-    state.update(bin_weights=bin_weights, prior_correction=model.prior_correction, temperature=model.temperature)
+    if "bin_weights" not in state:  # checkpoints from before training stored them with the model
+        state["bin_weights"] = bin_weights()
+    state.update(prior_correction=model.prior_correction, temperature=model.temperature)
     model.load_state_dict(state)
     return LoadedModel(model.eval(), meta)
 
@@ -85,9 +89,14 @@ def main() -> None:
     minutes = training_seconds(read_history(run_dir / "history.csv")) / 60
     _, meta = load_weights(run_dir / "model.safetensors")
 
-    train = run_test_split(run_dir, "colorize", "train")  # the rebalancing weights, as training computed them
-    images, _, _ = load_images(train, range(len(train)), cfg["image_size"], desc="rebalancing weights")
-    bin_weights = rebalancing_weights(images, create_model("koala", loss="classify", pretrained=False).ab_bins)
+    train = run_test_split(run_dir, "colorize", "train")
+
+    @cache
+    def bin_weights() -> torch.Tensor:
+        """The rebalancing weights, as training computed them from the training split."""
+        images, _, _ = load_images(train, range(len(train)), cfg["image_size"], desc="rebalancing weights")
+        return rebalancing_weights(images, create_model("koala", loss="classify", pretrained=False).ab_bins)
+
     val = run_test_split(run_dir, "colorize", "val")
     val_photos = [decode_image(val.source(i)) for i in range(len(val))]
 
