@@ -30,7 +30,8 @@ def run_facts(run: Path) -> dict:
     history = read_history(run / "history.csv")
     seconds = training_seconds(history)
     result = evaluate("gender", run=str(run), framing="as-is")
-    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result}
+    trained = date.fromtimestamp((run / "history.csv").stat().st_mtime)
+    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained}
 
 
 RECIPE_KEYS = ("image_size", "frame_crop", "batch_size", "optimizer", "weight_decay", "schedule", "warmup_epochs",
@@ -91,11 +92,10 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
         mark = " (shipped)" if i == 0 else ""
         rows.append(f"| {PROTOCOL[cfg['split']]}{mark} | {f['epochs']} | {r['n']} | {pct(r['accuracy'])} | "
                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
-                    f"{f['minutes']:.0f} min |")
+                    f"{f['minutes']:.0f} min | {cfg['threads']} | {f['trained']} |")
         commands.append(f"      {command(cfg)}")
-    threads = sorted({f["cfg"]["threads"] for f in runs})
-    machine = (f"{platform.machine()}, torch {torch.__version__}, {'/'.join(map(str, threads))} thread(s) per run; "
-               "runs may have shared the 2 cores with another training, which the times include")
+    machine = (f"{platform.machine()}, torch {torch.__version__}; a run on one thread may have shared the 2 cores "
+               "with another training, which its time includes")
     cfg = shipped["cfg"]
     size = cfg["image_size"]
     card = f"""# {name}
@@ -119,15 +119,15 @@ which cuts each face as LFW frames it.
 
 Measured with `python bench/gender_accuracy.py RUN...` (photos as they are, as in training).
 
-| split protocol | epochs | test images | accuracy | balanced acc. | recall female | recall male | training time |
-|---|---:|---:|---:|---:|---:|---:|---:|
+| split protocol | epochs | test images | accuracy | balanced acc. | recall female | recall male | training time | threads | trained |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
 {chr(10).join(rows)}
 
 The lab reported {'97.92%' if name == 'gender-cnn' else '97.80%'} under the image protocol after 75 epochs. The image
-protocol puts the same person in train and test, so it overstates accuracy on people the model
+protocol puts the same person in train and test, so it can overstate accuracy on people the model
 never saw: the identity row is the number to expect on new people.
 
-Trained {date.today()} on the project's 2-core x86-64 CPU (AVX2, no GPU); {machine}.
+Trained on the project's 2-core x86-64 CPU (AVX2, no GPU); {machine}. Card written {date.today()}.
 
 ## Terms and limits
 LFW is a research benchmark with no stated licence, not vetted for commercial use; these weights
