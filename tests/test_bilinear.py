@@ -213,3 +213,19 @@ def test_freezing_a_model_without_a_backbone_is_a_clear_error(tmp_path):
     model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     with pytest.raises(TrivisionError, match="phase 'frozen' freezes the backbone, but this model has none"):
         fit(model, ClassificationTask(), _toy(), None, _cfg(_frozen(1)), tmp_path, log=lambda s: None)
+
+
+def test_a_moving_average_in_a_cached_phase_is_what_validation_scores(tmp_path):
+    val = _toy(8, 1)
+    history = fit(_model(), CarsTask(), _toy(), val, _cfg(_frozen(2), cached_views=1, ema=0.9), tmp_path,
+                  log=lambda s: None)
+    best = torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=False)
+    averaged = _model()
+    averaged.load_state_dict(best["model"])
+    whole = run_model(averaged, CarsTask(), val, batch_size=8)
+    assert whole["loss"] == pytest.approx(history[best["epoch"] - 1]["val_loss"], rel=1e-3)
+    raw = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)["model"]
+    head = "head.classifier.bias"  # what trains on these toy features
+    assert not torch.equal(best["model"][head], raw[head])
+    backbone = [k for k in raw if k.startswith("backbone.")]
+    assert all(torch.equal(best["model"][k], raw[k]) for k in backbone)  # the frozen backbone, averaged: itself
