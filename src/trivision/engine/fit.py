@@ -270,10 +270,12 @@ def _quiet(_: str) -> None:
 
 def _ema_step(decay: float):
     """An exponential moving average whose decay warms up as (1 + n) / (10 + n) until it reaches `decay`,
-    so the starting weights fade within a few dozen steps instead of lingering (0.999^2600 is still 7%)."""
+    so the starting weights fade within a few dozen steps instead of lingering (0.999^2600 is still 7%).
+    lerp keeps weights that do not change (a frozen backbone) exactly as they are; counters are copied."""
     def step(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        d = min(decay, (1 + float(n)) / (10 + float(n)))
-        return averaged * d + current * (1 - d)
+        if not averaged.is_floating_point():
+            return current
+        return torch.lerp(averaged, current, 1 - min(decay, (1 + float(n)) / (10 + float(n))))
     return step
 
 
