@@ -149,7 +149,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         model = model.to(memory_format=torch.channels_last)
     augment = build_augment(cfg.augment).to(device)
     # with cfg.ema the averaged weights (BatchNorm statistics too) are what is validated and saved
-    ema = AveragedModel(model, avg_fn=_ema_step(cfg.ema), use_buffers=True) if cfg.ema else None
+    ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
     evaluated = model if ema is None else ema.module
 
     def layout(x: torch.Tensor) -> torch.Tensor:
@@ -268,15 +268,20 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _ema_step(decay: float):
+def _ema_update(decay: float):
     """An exponential moving average whose decay warms up as (1 + n) / (10 + n) until it reaches `decay`,
     so the starting weights fade within a few dozen steps instead of lingering (0.999^2600 is still 7%).
-    lerp keeps weights that do not change (a frozen backbone) exactly as they are; counters are copied."""
-    def step(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        if not averaged.is_floating_point():
-            return current
-        return torch.lerp(averaged, current, 1 - min(decay, (1 + float(n)) / (10 + float(n))))
-    return step
+    lerp keeps weights that do not change (a frozen backbone) exactly as they are; counters are copied.
+    AveragedModel calls it once per group of same-dtype tensors, so the decay is read once per step."""
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        weight = 1 - min(decay, (1 + float(n)) / (10 + float(n)))
+        for a, c in zip(averaged, current):
+            if a.is_floating_point():
+                a.lerp_(c, weight)
+            else:
+                a.copy_(c)
+    return update
 
 
 def _rng_state(device: torch.device) -> dict:
