@@ -8,14 +8,12 @@ the centred share of each LFW frame, record that share as the run's frame_crop (
 from __future__ import annotations
 
 import argparse
-import json
 import tomllib
 from pathlib import Path
 
 import tomli_w
-from safetensors.torch import save_file
 
-from trivision.engine.checkpoint import atomic_write, load_weights
+from trivision.engine.checkpoint import load_weights, save_state
 
 
 def main() -> None:
@@ -34,7 +32,7 @@ def main() -> None:
         weights = args.run / "model.safetensors"
         state, meta = load_weights(weights)
         meta["frame_crop"] = args.frame_crop
-        atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"trivision": json.dumps(meta)}))
+        save_state(weights, state, meta)
     (args.run / "config.toml").write_text(tomli_w.dumps(cfg))
     print(f"{args.run}: data = {cfg['data']}, frame_crop = {cfg.get('frame_crop', 1.0)}")
 

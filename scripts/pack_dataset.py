@@ -42,9 +42,8 @@ def main() -> None:
         keep = set(parse_class_spec(args.classes))
         rows = [r for r in rows if int(r["class_id"]) in keep]
     args.dst.mkdir(parents=True, exist_ok=True)
-    for name in ("classes.csv",):
-        if (args.src / name).exists():
-            shutil.copy(args.src / name, args.dst / name)
+    if (args.src / "classes.csv").exists():  # cars' class names
+        shutil.copy(args.src / "classes.csv", args.dst / "classes.csv")
     with open(args.dst / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()

@@ -44,7 +44,12 @@ def load_checkpoint(path: Path) -> dict:
 
 def save_weights(path: Path, model: torch.nn.Module, meta: dict) -> None:
     """Weights for users: safetensors, with what is needed to use them (model name, classes...) as metadata."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_state(path, model.state_dict(), meta)
+
+
+def save_state(path: Path, state: dict, meta: dict) -> None:
+    """A state dict as `save_weights` writes a model's (e.g. one read by `load_weights`, with new metadata)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"trivision": json.dumps(meta)}))
 
 
