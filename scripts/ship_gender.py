@@ -34,14 +34,16 @@ def run_facts(run: Path) -> dict:
     return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained}
 
 
-RECIPE_KEYS = ("image_size", "frame_crop", "batch_size", "optimizer", "weight_decay", "schedule", "warmup_epochs",
-               "label_smoothing", "dropout")
+RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
+FLAGGED = {"model", "split", "seed", "phases", "augment"}  # given as flags, or below
 
 
 def literal(value) -> str:
     """A --set value as the command line takes it (TOML, without spaces)."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(literal(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -51,7 +53,8 @@ def command(cfg: dict) -> str:
     phase = cfg["phases"][0]
     flags = [f"--model {cfg['model']}", "--data ../shared/data/lfw-gender", f"--split {cfg['split']}",
              f"--epochs {phase['epochs']}", f"--lr {phase['lr']:g}", f"--seed {cfg['seed']}"]
-    flags += [f"--set {k}={literal(cfg[k])}" for k in RECIPE_KEYS if cfg.get(k, default[k]) != default[k]]
+    flags += [f"--set {k}={literal(v)}" for k, v in cfg.items()
+              if k not in RUN_ONLY | FLAGGED and literal(v) != literal(default[k])]
     flags += [f"--set augment.{k}={literal(v)}" for k, v in cfg["augment"].items()
               if literal(v) != literal(default["augment"][k])]
     return "trivision train gender " + " ".join(flags)

@@ -22,6 +22,7 @@ RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where an
     TrainConfig(model="gender-cnn", image_size=64, frame_crop=0.6, optimizer="adamw", weight_decay=0.05,
                 label_smoothing=0.1, warmup_epochs=1.0, phases=[Phase("train", 40, 0.002)],
                 augment=AugmentConfig(shift=0.1, rotation=10.0, zoom=(1.0, 1.1))),
+    TrainConfig(ema=0.999, val_fraction=0.15, skip_bad=True, augment=AugmentConfig(hflip=False)),
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
