@@ -9,7 +9,7 @@
 # scripts/adopt_run.py records frame_crop = 0.6 and the original data folder afterwards, so every test
 # number is measured here, on the original files, by `trivision evaluate`.
 #
-# The shipped weights (55 MB, tracked) leave no room beside .devcarry/ (57 MB): for the call, untrack them
+# The shipped weights (55 MB, tracked) leave no room beside .devcarry/ (56 MB): for the call, untrack them
 #   git rm -q --cached src/trivision/weights/*.safetensors; echo "/src/trivision/weights/*.safetensors" >> .git/info/exclude
 # and afterwards drop that exclude line and `git reset -q -- src/trivision/weights`.
 set -u
