@@ -1,6 +1,8 @@
 """Face finding and LFW-style framing on a real photo (scikit-image's astronaut)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import pytest
@@ -61,6 +63,17 @@ def test_small_face_in_a_large_blank_canvas(astronaut, face_box, canvas):
             and abs(_centre(b)[1] - (y0 + FACE_CENTRE[1] * k)) < 10]
     assert hits, f"no box on the face among {boxes}"
     assert 30 <= hits[0].w <= 55
+
+
+def test_detection_from_several_threads_at_once(astronaut, face_box):
+    """Evaluation frames photos in a thread pool; one cascade shared by threads broke OpenCV's scale
+    bookkeeping (a cv2.error or a crash on tight face crops)."""
+    b = face_box
+    crops = [cv2.resize(astronaut[b.y:b.y + b.h, b.x:b.x + b.w], (s, s)) for s in range(56, 120, 2)] * 4
+    alone = [detect_faces(c) for c in crops]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(detect_faces, crops))
+    assert together == alone and sum(map(bool, alone)) > len(crops) // 2
 
 
 def test_no_face_in_noise_or_flat_images():

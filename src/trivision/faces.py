@@ -8,6 +8,7 @@ little larger than the original detector's: on LFW frames the frame side is 2.08
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -16,7 +17,7 @@ import numpy as np
 LFW_EXPAND = 2.08     # frame side / OpenCV box side on LFW frames (see module docstring)
 MIN_FACE = 40         # smallest face, in pixels of the original photo, that must be found
 _CASCADE_SIDE = 24    # the cascade's own window: faces are scaled so MIN_FACE stays above it
-_cascades: dict[str, cv2.CascadeClassifier] = {}
+_local = threading.local()  # one set of cascades per thread: detectMultiScale on a shared one is not thread-safe
 
 
 @dataclass
@@ -31,9 +32,10 @@ class Box:
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    if name not in _cascades:
-        _cascades[name] = cv2.CascadeClassifier(cv2.data.haarcascades + name)
-    return _cascades[name]
+    cascades = _local.__dict__.setdefault("cascades", {})
+    if name not in cascades:
+        cascades[name] = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    return cascades[name]
 
 
 def detect_faces(rgb: np.ndarray, min_face: int = MIN_FACE) -> list[Box]:
