@@ -69,11 +69,13 @@ def recipe(cfg: dict) -> str:
     crop = cfg.get("frame_crop", 1.0)
     seen = "the whole LFW frame" if crop == 1 else f"the central {crop:g} of the LFW frame"
     optimizer = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}[cfg["optimizer"]]
+    taught = (f"; taught by the run {cfg['teacher']} (its share of the loss {cfg['distill']:g}, "
+              f"temperature {cfg['distill_temperature']:g})" if cfg.get("teacher") else "")
     return (f"{optimizer}{f' ({regular})' if regular else ''}, peak lr {cfg['phases'][0]['lr']:g}, "
             f"{cfg['schedule']} decay after {cfg['warmup_epochs']:g} warm-up epoch(s), batch {cfg['batch_size']}; "
             f"input {cfg['image_size']}x{cfg['image_size']}, {seen}; "
             f"augmentation shift {aug['shift']:g}, rotation {aug['rotation']:g}, zoom {zoom}"
-            f"{', flip' if aug['hflip'] else ''}")
+            f"{', flip' if aug['hflip'] else ''}{taught}")
 
 
 def pct(v: float) -> str:
@@ -96,6 +98,9 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
         rows.append(f"| {PROTOCOL[cfg['split']]}{mark} | {f['epochs']} | {r['n']} | {pct(r['accuracy'])} | "
                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
                     f"{f['minutes']:.0f} min | {cfg['threads']} | {f['trained']} |")
+        if cfg.get("teacher"):  # the teacher's own run first, into the folder the student names
+            teacher_cfg = tomllib.loads((Path(cfg["teacher"]) / "config.toml").read_text())
+            commands.append(f"      {command(teacher_cfg)} --output-dir {cfg['teacher']}")
         commands.append(f"      {command(cfg)}")
     machine = (f"{platform.machine()}, torch {torch.__version__}; a run on one thread may have shared the 2 cores "
                "with another training, which its time includes")
@@ -114,7 +119,8 @@ which cuts each face as LFW frames it.
   78% male), labels from the public LFW male/female name lists.
 - Split: 70% train / 10% validation (picks the best epoch) / 20% test, stratified, seed {cfg['seed']}.
 - Recipe of the shipped run: {recipe(cfg)}.
-- Commands, in the order of the table below (the first made the shipped weights):
+- Commands, in the order of the table below (the first made the shipped weights; a taught run follows
+  its teacher's):
 
 {chr(10).join(commands)}
 

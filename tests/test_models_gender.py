@@ -63,10 +63,17 @@ def test_num_classes_and_dropout():
 
 def test_registry():
     assert {"gender-cnn", "gender-tiny"} <= set(list_models())
-    assert list_models("gender") == ["gender-cnn", "gender-tiny"]
+    assert list_models("gender") == ["gender-cnn", "gender-mobilenet", "gender-tiny"]
     assert model_info("gender-tiny").task == "gender" and model_info("gender-tiny").input_size == 100
     with pytest.raises(TrivisionError, match="unknown model 'gender-huge' \\(known: .*gender-tiny"):
         create_model("gender-huge")
+
+
+def test_gender_mobilenet_is_a_pretrained_backbone_with_a_linear_head():
+    model = create_model("gender-mobilenet", pretrained=False, dropout=0.1).eval()
+    assert model.head[-1].in_features == 1280 and model.head[-1].out_features == 2 and model.head[2].p == 0.1
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 64, 64)).shape == (2, 2) and model(torch.rand(1, 3, 96, 96)).shape == (1, 2)
 
 
 def test_params_table_format():

@@ -23,6 +23,8 @@ RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where an
                 label_smoothing=0.1, warmup_epochs=1.0, phases=[Phase("train", 40, 0.002)],
                 augment=AugmentConfig(shift=0.1, rotation=10.0, zoom=(1.0, 1.1))),
     TrainConfig(ema=0.999, val_fraction=0.15, skip_bad=True, augment=AugmentConfig(hflip=False)),
+    TrainConfig(teacher="runs/gender-teacher", distill=0.7, distill_temperature=3.0),
+    TrainConfig(model="gender-mobilenet", image_size=96, dropout=0.2),
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
@@ -38,3 +40,9 @@ def test_card_command_reproduces_the_recipe(cfg):
 def test_recipe_names_what_differs_from_the_lab():
     text = ship_gender.recipe(to_dict(TrainConfig(optimizer="adamw", weight_decay=0.05, frame_crop=0.6)))
     assert text.startswith("AdamW (weight decay 0.05)") and "the central 0.6 of the LFW frame" in text
+
+
+def test_recipe_names_the_teacher():
+    text = ship_gender.recipe(to_dict(TrainConfig(teacher="runs/t", distill=0.5, distill_temperature=2.0)))
+    assert text.endswith("taught by the run runs/t (its share of the loss 0.5, temperature 2)")
+    assert "taught" not in ship_gender.recipe(to_dict(TrainConfig()))

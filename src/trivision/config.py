@@ -38,6 +38,10 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0                  # decay of a moving average of the weights, validated and saved instead
                                       # of the raw weights (e.g. 0.999; 0: none)
+    teacher: str = ""                 # a trained run folder whose outputs on each batch the model learns from
+                                      # too (tasks/distill.py); it must not have trained on this run's val/test
+    distill: float = 0.5              # with a teacher: its share of the loss (the rest: the labels)
+    distill_temperature: float = 2.0  # with a teacher: both outputs are softened by it before matching
     loss: str = ""                    # the objective, where a task has a choice (colorize: classify | mse)
     dropout: float = 0.5
     phases: list[Phase] = field(default_factory=lambda: [Phase()])

@@ -81,6 +81,11 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(test_data or [])} test "
         f"({cfg.split} split, seed {cfg.seed}); run folder {run_dir}")
 
+    trainable = task  # what the engine trains on: the task, or the task taught by a teacher (its loss)
+    if cfg.teacher:
+        from trivision.tasks.distill import with_teacher
+        trainable = with_teacher(task, cfg, classes, ds.paths, split)
+        log(f"teacher: {cfg.teacher} (share of the loss {cfg.distill:g}, temperature {cfg.distill_temperature:g})")
     torch.manual_seed(cfg.seed)  # the initial weights too: one seed, one run
     model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
                          backbone=cfg.backbone or None, pretrained=cfg.pretrained, loss=cfg.loss or None)
@@ -95,14 +100,14 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         if not main:
             return
         if test_data is not None:
-            t = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=False)
+            t = run_model(model, trainable, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=False)
             row.update(test_loss=t["loss"], test_acc=t["acc"])
         results_rows.append(row)
         if len(cfg.phases) > 1:  # one table per phase too (the lab's Tables 4-5)
             (run_dir / f"results-{phase.name}.md").write_text(
                 f"# {cfg.model} on {cfg.data}: phase {phase.name}\n\n" + report.results_table([row]))
 
-    history = fit(model, task, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end)
+    history = fit(model, trainable, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end)
     model = model.to(memory_format=torch.contiguous_format)
     summary = {"run_dir": str(run_dir), "model": cfg.model, "epochs": len(history),
                "train_seconds": round(sum(r["seconds"] for r in history), 1),
@@ -113,7 +118,7 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         return summary
     if test_data is not None:
         labelled = task.label_column is not None  # colorize: scored per photo by `trivision evaluate --run`
-        out = run_model(model, task, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=labelled)
+        out = run_model(model, trainable, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=labelled)
         summary["test"] = (task.metrics(out["outputs"], test_data.targets, classes) if labelled
                            else {"n": len(test_data), "loss": out["loss"]})
         results_rows.append({"model": cfg.model, "phase": "best", "epochs": len(history),

@@ -48,3 +48,13 @@ def gender_cnn(image_size: int = 100, num_classes: int = 2, dropout: float = 0.5
 def gender_tiny(image_size: int = 100, num_classes: int = 2, dropout: float = 0.5, **_):
     return GenderCNN((16, 32, 64), image_size, num_classes, dropout)
 
+
+
+@register_model("gender-mobilenet", task="gender", input_size=96)
+def gender_mobilenet(num_classes: int = 2, dropout: float = 0.2, backbone: str | None = None,
+                     pretrained: bool = True, **_):
+    """Not a lab model: an ImageNet-pretrained backbone (mobilenet_v2 by default), global average pooling and
+    a linear layer. Larger and slower than the lab's CNNs; the teacher they learn from with `distill`."""
+    from trivision.models.backbones import PretrainedNet
+    return PretrainedNet(backbone or "mobilenet_v2", lambda channels: nn.Sequential(
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, num_classes)), pretrained)
