@@ -7,9 +7,9 @@ import csv
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_one_error_line, cli, last_json
 from torch import nn
 
-from conftest import assert_one_error_line, cli, last_json
 from trivision.config import Phase
 from trivision.errors import TrivisionError
 from trivision.tasks.distill import Distilled, check_teacher_split

@@ -49,7 +49,6 @@ def gender_tiny(image_size: int = 100, num_classes: int = 2, dropout: float = 0.
     return GenderCNN((16, 32, 64), image_size, num_classes, dropout)
 
 
-
 @register_model("gender-mobilenet", task="gender", input_size=96)
 def gender_mobilenet(num_classes: int = 2, dropout: float = 0.2, backbone: str | None = None,
                      pretrained: bool = True, **_):
