@@ -83,10 +83,15 @@ def save_split(path: Path, ds: Dataset, split: list[str]) -> None:
         w.writerows(zip(ds.paths, split))
 
 
+def read_split(path: Path) -> dict[str, str]:
+    """A saved split as written by `save_split`: image path -> train | val | test."""
+    with open(path, newline="") as f:
+        return {row["path"]: row["split"] for row in csv.DictReader(f)}
+
+
 def load_split(path: Path, ds: Dataset) -> list[str]:
     """Re-read a saved split; every row of the dataset must be in it, or the run is not the one it claims."""
-    with open(path, newline="") as f:
-        saved = {row["path"]: row["split"] for row in csv.DictReader(f)}
+    saved = read_split(path)
     try:
         return [saved[p] for p in ds.paths]
     except KeyError as e:

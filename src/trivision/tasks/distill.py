@@ -12,7 +12,6 @@ loaded from a run folder whose split.csv says so.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.config import Phase
+from trivision.data.splits import read_split
 from trivision.errors import TrivisionError
 
 
@@ -68,8 +68,7 @@ def check_teacher_split(teacher_split: Path, split_paths: dict[str, str]) -> Non
     if not teacher_split.exists():
         raise TrivisionError(f"{teacher_split} not found: a teacher is a run folder (or its model.safetensors), "
                              "whose split.csv shows it never saw this run's validation and test images")
-    with open(teacher_split, newline="") as f:
-        seen = {row["path"]: row["split"] for row in csv.DictReader(f)}
+    seen = read_split(teacher_split)
     for path, ours in split_paths.items():
         theirs = seen.get(path)
         if (theirs == "train" and ours in ("val", "test")) or (theirs == "val" and ours == "test"):
