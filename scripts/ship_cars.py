@@ -21,6 +21,16 @@ from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
 
 
+def train_command(cfg: dict) -> str:
+    """The `trivision train cars` command of a run's resolved config (the settings the card's runs change)."""
+    phases = " ".join(f"--set phases.{i}.epochs={p['epochs']} --set phases.{i}.lr={p['lr']:g}"
+                      for i, p in enumerate(cfg["phases"]))
+    init = f" --init {cfg['init']}" if cfg.get("init") else ""
+    return (f"trivision train cars --model {cfg['model']} --backbone {cfg['backbone']} "
+            f"--data ../shared/data/stanford-cars --classes {cfg['classes']} --image-size {cfg['image_size']} "
+            f"--seed {cfg['seed']}{init} {phases}")
+
+
 def main(name: str, run: str) -> None:
     run_dir = Path(run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
@@ -29,18 +39,21 @@ def main(name: str, run: str) -> None:
     result = evaluate("cars", run=run)
     shutil.copyfile(run_dir / "model.safetensors", WEIGHTS_DIR / f"{name}.safetensors")
     loaded = load_model(name)
-    phases = " ".join(f"--set phases.{i}.epochs={p['epochs']} --set phases.{i}.lr={p['lr']:g}"
-                      for i, p in enumerate(cfg["phases"]))
-    command = (f"trivision train cars --model {cfg['model']} --backbone {cfg['backbone']} "
-               f"--data ../shared/data/stanford-cars --classes {cfg['classes']} --image-size {cfg['image_size']} "
-               f"--seed {cfg['seed']} {phases}")
+    command = train_command(cfg)
+    start, commands = f"an ImageNet-pretrained {cfg['backbone']} backbone", f"      {command}"
+    if cfg.get("init"):  # started from a run on other classes: its command first, and its time
+        first = tomllib.loads((Path(cfg["init"]) / "config.toml").read_text())
+        first_minutes = training_seconds(read_history(Path(cfg["init"]) / "history.csv")) / 60
+        start = (f"a {cfg['backbone']} backbone (ImageNet-pretrained) and projection fine-tuned first on class ids "
+                 f"{first['classes']}, none of this model's classes ({first_minutes:.0f} min)")
+        commands = f"      {train_command(first)} --output-dir {cfg['init']}\n{commands}"
     per_phase = "\n".join((run_dir / f"results-{p['name']}.md").read_text().split("\n", 2)[2]
                           for p in cfg["phases"])
     card = f"""# {name}
 
 Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars classes (class ids
-{cfg['classes']}: {', '.join(loaded.class_names[:3])}, ...): a bilinear CNN (`{cfg['model']}`) on an
-ImageNet-pretrained {cfg['backbone']} backbone at {cfg['image_size']}x{cfg['image_size']}, one backbone pooled with itself
+{cfg['classes']}: {', '.join(loaded.class_names[:3])}, ...): a bilinear CNN (`{cfg['model']}`) on
+{start}, at {cfg['image_size']}x{cfg['image_size']}, one backbone pooled with itself
 (the lab's two identical VGG16 streams are the same function at twice the compute).
 
 {params_table([(name, param_counts(loaded.model))])}
@@ -51,9 +64,9 @@ ImageNet-pretrained {cfg['backbone']} backbone at {cfg['image_size']}x{cfg['imag
   every layer; Adam, cosine decay; the lab's augmentation. Learning rates differ from the lab's
   (1e-4, then 1e-5): in short trials the L2-normalised head barely moved at 1e-4; these were
   chosen on the validation split.
-- Command:
+- Commands:
 
-      {command}
+{commands}
 
 ## Results on held-out test images (`trivision evaluate cars --run RUN`)
 
@@ -65,7 +78,7 @@ Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end 
 
 {per_phase}
 The lab reported 77.68% (46.94% after the frozen phase) on its own 20-class set with VGG16.
-Training took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads']} thread(s); wall time, which
+Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads']} thread(s); wall time, which
 includes any other training that shared the machine), torch {torch.__version__}, {date.today()}.
 
 ## Terms and limits

@@ -25,6 +25,7 @@ RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where an
     TrainConfig(ema=0.999, val_fraction=0.15, skip_bad=True, augment=AugmentConfig(hflip=False)),
     TrainConfig(teacher="runs/gender-teacher", distill=0.7, distill_temperature=3.0),
     TrainConfig(model="gender-mobilenet", image_size=96, dropout=0.2),
+    TrainConfig(init="gender-cnn", phases=[Phase("train", 5, 1e-4)]),
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it

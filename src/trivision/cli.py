@@ -31,7 +31,8 @@ def train_config(args):
     flags = {"model": args.model, "data": args.data, "split": args.split, "image_size": args.image_size,
              "batch_size": args.batch_size, "seed": args.seed, "output_dir": args.output_dir,
              "threads": args.threads, "limit": args.limit, "steps_per_epoch": args.steps_per_epoch,
-             "classes": getattr(args, "classes", None), "backbone": getattr(args, "backbone", None)}
+             "classes": getattr(args, "classes", None), "backbone": getattr(args, "backbone", None),
+             "init": getattr(args, "init", None)}
     for key, value in flags.items():
         if value is not None:
             setattr(cfg, key, value)
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="TOML file of settings; flags override it")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting, e.g. augment.rotation=10")
     t.add_argument("--resume", nargs="?", const="auto", help="continue from --output-dir's last checkpoint, or FILE")
+    t.add_argument("--init", metavar="WEIGHTS", help="start from a trained model (run folder, .safetensors or "
+                   "shipped name) and fine-tune it; a classifier for other classes starts afresh")
     t.add_argument("--threads", type=int)
     t.add_argument("--limit", type=int, help="use only the first N rows (quick runs)")
     t.add_argument("--steps-per-epoch", type=int)

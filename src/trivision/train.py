@@ -89,6 +89,9 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     torch.manual_seed(cfg.seed)  # the initial weights too: one seed, one run
     model = create_model(cfg.model, image_size=cfg.image_size, num_classes=len(classes), dropout=cfg.dropout,
                          backbone=cfg.backbone or None, pretrained=cfg.pretrained, loss=cfg.loss or None)
+    if cfg.init and not cfg.resume:  # a resumed run takes every weight from its checkpoint
+        from trivision.engine.warm_start import warm_start
+        log(warm_start(model, cfg, classes, dict(zip(ds.paths, split))))
     results_rows: list[dict] = []
 
     def on_phase_end(pi, phase, history):
@@ -129,5 +132,6 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     save_weights(run_dir / "model.safetensors", model, {
         "model": cfg.model, "task": task.name, "classes": classes, "class_names": task.class_names(ds, classes),
         "image_size": cfg.image_size, "frame_crop": cfg.frame_crop,
-        "dropout": cfg.dropout, "backbone": cfg.backbone, "loss": cfg.loss, "split": cfg.split, "seed": cfg.seed})
+        "dropout": cfg.dropout, "backbone": cfg.backbone, "loss": cfg.loss, "split": cfg.split, "seed": cfg.seed,
+        **({"init": cfg.init} if cfg.init else {})})
     return summary

@@ -99,5 +99,17 @@ def load_split(path: Path, ds: Dataset) -> list[str]:
                              "this dataset is not the one the run was trained on") from None
 
 
+def check_held_out(other: Path, split_paths: dict[str, str], who: str) -> None:
+    """Refuse a model (a teacher, starting weights) that trained on an image this run validates or tests on,
+    or validated on one it tests on: it would carry those labels into this run. `other`: that model's
+    split.csv; `split_paths`: image path -> this run's split."""
+    seen = read_split(other)
+    for path, ours in split_paths.items():
+        theirs = seen.get(path)
+        if (theirs == "train" and ours in ("val", "test")) or (theirs == "val" and ours == "test"):
+            raise TrivisionError(f"{who} was trained on {path}, which this run keeps for {ours}: "
+                                 "give both runs the same --split, --seed and fractions")
+
+
 def indices(split: list[str], name: str) -> np.ndarray:
     return np.array([i for i, s in enumerate(split) if s == name], dtype=np.int64)

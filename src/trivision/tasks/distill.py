@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.config import Phase
-from trivision.data.splits import read_split
+from trivision.data.splits import check_held_out
 from trivision.errors import TrivisionError
 
 
@@ -68,12 +68,7 @@ def check_teacher_split(teacher_split: Path, split_paths: dict[str, str]) -> Non
     if not teacher_split.exists():
         raise TrivisionError(f"{teacher_split} not found: a teacher is a run folder (or its model.safetensors), "
                              "whose split.csv shows it never saw this run's validation and test images")
-    seen = read_split(teacher_split)
-    for path, ours in split_paths.items():
-        theirs = seen.get(path)
-        if (theirs == "train" and ours in ("val", "test")) or (theirs == "val" and ours == "test"):
-            raise TrivisionError(f"the teacher was trained on {path}, which this run keeps for {ours}: "
-                                 "train the teacher with the same --split, --seed and fractions as the student")
+    check_held_out(teacher_split, split_paths, "the teacher")
 
 
 def with_teacher(task, cfg, classes: list[str], paths: list[str], split: list[str]) -> Distilled:

@@ -1,0 +1,49 @@
+"""Starting a run from a trained model's weights (`init`): fine-tuning a shipped model on new photos, or
+training a model on a few classes from one trained on many others.
+
+Every tensor of the starting model whose name and shape fit the new one is copied, except the classifier's
+when the two models know different classes; the rest keep the values they were created with. Starting
+weights with a split.csv beside them (a run folder) are checked never to have trained on this run's
+validation or test images; for others (a shipped model, a bare file) that is the user's to know.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from trivision.data.splits import check_held_out
+from trivision.errors import TrivisionError
+from trivision.models import create_model
+
+
+def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str, str]) -> str:
+    """Copy cfg.init's fitting weights into `model` (built from `cfg` for `classes`); return a log line."""
+    from trivision.inference import load_model
+    start = load_model(cfg.init)
+    if start.meta["model"] != cfg.model:
+        raise TrivisionError(f"init {cfg.init} is a '{start.meta['model']}' model, this run trains '{cfg.model}'")
+    where = Path(cfg.init)
+    split_file = (where if where.is_dir() else where.parent) / "split.csv"
+    if where.exists() and split_file.exists():
+        check_held_out(split_file, split_paths, f"the starting model {cfg.init}")
+    own = model.state_dict()
+    skip = _class_tensors(cfg, len(classes)) if start.classes != list(classes) else set()
+    fitting = {k: v for k, v in start.model.state_dict().items()
+               if k in own and k not in skip and own[k].shape == v.shape}
+    if not fitting:
+        raise TrivisionError(f"init {cfg.init}: none of its weights fit this model (another backbone?)")
+    model.load_state_dict(fitting, strict=False)
+    fresh = [k for k in own if k not in fitting]
+    return (f"init: {len(fitting)} of {len(own)} weight tensors from {cfg.init}"
+            + (f" (new: {', '.join(fresh)})" if fresh else ""))
+
+
+def _class_tensors(cfg, num_classes: int) -> set[str]:
+    """The tensors whose shape depends on the number of classes (the classifier's): those that change when
+    the model is built for one class more."""
+    kwargs = {"image_size": cfg.image_size, "dropout": cfg.dropout, "backbone": cfg.backbone or None,
+              "pretrained": False, "loss": cfg.loss or None}
+    a = create_model(cfg.model, num_classes=num_classes, **kwargs).state_dict()
+    b = create_model(cfg.model, num_classes=num_classes + 1, **kwargs).state_dict()
+    return {k for k in a if a[k].shape != b[k].shape}
