@@ -15,20 +15,26 @@ from pathlib import Path
 
 import torch
 
+from trivision.config import set_flags, to_dict
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
+from trivision.tasks.cars import CarsTask
+
+
+RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
+FLAGGED = {"model", "backbone", "classes", "image_size", "seed", "init"}
 
 
 def train_command(cfg: dict) -> str:
-    """The `trivision train cars` command of a run's resolved config (the settings the card's runs change)."""
-    phases = " ".join(f"--set phases.{i}.epochs={p['epochs']} --set phases.{i}.lr={p['lr']:g}"
-                      for i, p in enumerate(cfg["phases"]))
-    init = f" --init {cfg['init']}" if cfg.get("init") else ""
-    return (f"trivision train cars --model {cfg['model']} --backbone {cfg['backbone']} "
-            f"--data ../shared/data/stanford-cars --classes {cfg['classes']} --image-size {cfg['image_size']} "
-            f"--seed {cfg['seed']}{init} {phases}")
+    """The command that trains this run again: its main settings as flags, then every other setting that
+    differs from the task's defaults."""
+    flags = [f"--model {cfg['model']}", f"--backbone {cfg['backbone']}", "--data ../shared/data/stanford-cars",
+             f"--classes {cfg['classes']}", f"--image-size {cfg['image_size']}", f"--seed {cfg['seed']}"]
+    flags += [f"--init {cfg['init']}"] if cfg.get("init") else []
+    flags += set_flags(cfg, to_dict(CarsTask().default_config()), RUN_ONLY | FLAGGED)
+    return "trivision train cars " + " ".join(flags)
 
 
 def main(name: str, run: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from trivision.config import to_dict
+from trivision.config import set_flags, to_dict
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
@@ -35,28 +35,14 @@ def run_facts(run: Path) -> dict:
 
 
 RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
-FLAGGED = {"model", "split", "seed", "phases", "augment"}  # given as flags, or below
-
-
-def literal(value) -> str:
-    """A --set value as the command line takes it (TOML, without spaces)."""
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(literal(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def command(cfg: dict) -> str:
     """The command that trains this run again: every setting that differs from the task's defaults."""
-    default = to_dict(GenderTask().default_config())
     phase = cfg["phases"][0]
     flags = [f"--model {cfg['model']}", "--data ../shared/data/lfw-gender", f"--split {cfg['split']}",
              f"--epochs {phase['epochs']}", f"--lr {phase['lr']:g}", f"--seed {cfg['seed']}"]
-    flags += [f"--set {k}={literal(v)}" for k, v in cfg.items()
-              if k not in RUN_ONLY | FLAGGED and literal(v) != literal(default[k])]
-    flags += [f"--set augment.{k}={literal(v)}" for k, v in cfg["augment"].items()
-              if literal(v) != literal(default["augment"][k])]
+    flags += set_flags(cfg, to_dict(GenderTask().default_config()), RUN_ONLY | {"model", "split", "seed", "phases"})
     return "trivision train gender " + " ".join(flags)
 
 

@@ -126,6 +126,36 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
     return _build(TrainConfig, data, "--set")
 
 
+def set_flags(cfg: dict, default: dict, skip: set[str] = frozenset()) -> list[str]:
+    """`--set KEY=VALUE` for every setting of `cfg` (as `to_dict` or config.toml gives it) that differs from
+    `default`, `skip` aside: with them, `trivision train` turns the task's defaults into this run's recipe."""
+    flags = []
+    for key, value in cfg.items():
+        if key in skip or key not in default:
+            continue
+        if key == "augment":
+            flags += [f"--set augment.{k}={_literal(v)}" for k, v in value.items()
+                      if _literal(v) != _literal(default[key][k])]
+        elif key == "phases":
+            if len(value) != len(default[key]):
+                raise TrivisionError(f"{len(value)} phases where the task has {len(default[key])}: "
+                                     "give them in a config file")
+            flags += [f"--set phases.{i}.{k}={_literal(v)}" for i, (phase, base) in enumerate(zip(value, default[key]))
+                      for k, v in phase.items() if _literal(v) != _literal(base[k])]
+        elif _literal(value) != _literal(default[key]):
+            flags.append(f"--set {key}={_literal(value)}")
+    return flags
+
+
+def _literal(value) -> str:
+    """A --set value as the command line takes it (TOML, without spaces)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_literal(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
