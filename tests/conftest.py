@@ -78,6 +78,21 @@ def bench_script(*args: str, timeout: float = 120) -> subprocess.CompletedProces
     return run_python(*args, timeout=timeout, cwd=REPO / "bench")
 
 
+def assert_command_trains(line: str, saved: dict, task: str, run_only) -> None:
+    """`line` (a model card's command) parsed by `trivision train` gives the recipe `saved` (a run's
+    resolved config), settings about where and how it ran (`run_only`) aside."""
+    import shlex
+
+    from trivision.cli import build_parser, train_config
+    from trivision.config import to_dict
+    argv = shlex.split(line)
+    assert argv[:3] == ["trivision", "train", task]
+    again, saved = to_dict(train_config(build_parser().parse_args(argv[1:]))), dict(saved)
+    for key in run_only:
+        again.pop(key), saved.pop(key)
+    assert again == saved, line
+
+
 def assert_one_error_line(stderr: str, *fragments: str) -> str:
     """The user-facing failure contract: no traceback, exactly one line, `trivision: error: ...`."""
     assert "Traceback" not in stderr, stderr

@@ -1,20 +1,18 @@
 """scripts/ship_cars.py: the commands a model card prints train with exactly the runs' recipes."""
 from __future__ import annotations
 
-import shlex
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, assert_command_trains
 
-from trivision.cli import build_parser, train_config
 from trivision.config import Phase, TrainConfig, to_dict
 from trivision.data.augment import AugmentConfig
 from trivision.errors import TrivisionError
 from trivision.tasks.cars import CarsTask
 
 sys.path.insert(0, str(REPO / "scripts"))
-import ship_cars  # noqa: E402
+import ship_cars
 
 
 def _cars(**changes) -> TrainConfig:
@@ -32,13 +30,7 @@ def _cars(**changes) -> TrainConfig:
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
-    line = ship_cars.train_command(saved)
-    argv = shlex.split(line)
-    assert argv[:3] == ["trivision", "train", "cars"]
-    again = to_dict(train_config(build_parser().parse_args(argv[1:])))
-    for key in ship_cars.RUN_ONLY:
-        again.pop(key), saved.pop(key)
-    assert again == saved, line
+    assert_command_trains(ship_cars.train_command(saved), saved, "cars", ship_cars.RUN_ONLY)
 
 
 def test_a_recipe_with_another_number_of_phases_is_refused():

@@ -1,20 +1,16 @@
 """scripts/ship_gender.py: the command a model card prints trains with exactly the run's recipe."""
 from __future__ import annotations
 
-import shlex
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, assert_command_trains
 
-from trivision.cli import build_parser, train_config
 from trivision.config import Phase, TrainConfig, to_dict
 from trivision.data.augment import AugmentConfig
 
 sys.path.insert(0, str(REPO / "scripts"))
-import ship_gender  # noqa: E402
-
-RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where and how it ran, not the recipe
+import ship_gender
 
 
 @pytest.mark.parametrize("cfg", [
@@ -29,13 +25,7 @@ RUN_ONLY = ("data", "output_dir", "threads", "resume", "time_limit")  # where an
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
-    line = ship_gender.command(saved)
-    argv = shlex.split(line)
-    assert argv[:3] == ["trivision", "train", "gender"]
-    again = to_dict(train_config(build_parser().parse_args(argv[1:])))
-    for key in RUN_ONLY:
-        again.pop(key), saved.pop(key)
-    assert again == saved, line
+    assert_command_trains(ship_gender.command(saved), saved, "gender", ship_gender.RUN_ONLY)
 
 
 def test_recipe_names_what_differs_from_the_lab():
