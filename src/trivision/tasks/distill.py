@@ -31,6 +31,7 @@ class Distilled:
             raise TrivisionError(f"distill_temperature must be positive, got {temperature}")
         self.task, self.teacher, self.teacher_size = task, teacher.eval().requires_grad_(False), teacher_size
         self.weight, self.temperature = weight, temperature
+        self.device = torch.device("cpu")  # where the teacher is: moved once, to the first batch's device
 
     def prepare(self, model: nn.Module, train) -> None:
         self.task.prepare(model, train)
@@ -40,7 +41,9 @@ class Distilled:
         inputs, labels = self.task.batch(images, targets)
         if labels.dim() != 1:
             raise TrivisionError(f"a teacher can teach class labels only, not the targets of task '{self.task.name}'")
-        self.teacher.to(inputs.device)
+        if inputs.device != self.device:
+            self.device = inputs.device
+            self.teacher.to(self.device)
         seen = inputs
         if inputs.shape[-1] != self.teacher_size or inputs.shape[-2] != self.teacher_size:
             seen = F.interpolate(inputs, size=(self.teacher_size, self.teacher_size), mode="bilinear",
