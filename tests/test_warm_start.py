@@ -30,7 +30,15 @@ def test_the_same_model_for_the_same_classes_is_copied_whole(tmp_path):
     line = warm_start(model, TrainConfig(model="gender-tiny", image_size=32, init=str(tmp_path / "w.safetensors")),
                       ["female", "male"], {})
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
-    assert f"{len(saved)} of {len(saved)} weight tensors" in line and "new:" not in line
+    assert f"{len(saved)} of {len(saved)} weight tensors" in line and "new:" not in line and "note" not in line
+
+
+def test_another_input_size_is_named(tmp_path):
+    _saved(tmp_path / "w.safetensors", "gender-tiny", ["female", "male"], image_size=32)
+    line = warm_start(create_model("gender-tiny", image_size=48),
+                      TrainConfig(model="gender-tiny", image_size=48, init=str(tmp_path / "w.safetensors")),
+                      ["female", "male"], {})
+    assert "new:" in line and "trained on 32px inputs with frame_crop 1, this run uses 48px" in line
 
 
 @pytest.mark.parametrize("classes", [["3", "4", "5"], ["1", "2"]])  # as many classes, or fewer, but others

@@ -35,8 +35,11 @@ def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str,
         raise TrivisionError(f"init {cfg.init}: none of its weights fit this model (another backbone?)")
     model.load_state_dict(fitting, strict=False)
     fresh = [k for k in own if k not in fitting]
+    view = (start.image_size, float(start.meta.get("frame_crop", 1.0)))
     return (f"init: {len(fitting)} of {len(own)} weight tensors from {cfg.init}"
-            + (f" (new: {', '.join(fresh)})" if fresh else ""))
+            + (f" (new: {', '.join(fresh)})" if fresh else "")
+            + (f"; note: it was trained on {view[0]}px inputs with frame_crop {view[1]:g}, this run uses "
+               f"{cfg.image_size}px with frame_crop {cfg.frame_crop:g}" if view != (cfg.image_size, cfg.frame_crop) else ""))
 
 
 def _class_tensors(cfg, num_classes: int) -> set[str]:
