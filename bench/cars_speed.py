@@ -39,7 +39,7 @@ from trivision.data.classes import parse_class_spec
 from trivision.data.datasets import encode_labels, read_dataset
 from trivision.data.loading import load_images
 from trivision.engine.fit import TensorData, fit
-from trivision.engine.report import param_counts, read_history
+from trivision.engine.report import param_counts, read_history, read_results
 from trivision.errors import TrivisionError
 from trivision.models import create_model
 from trivision.tasks.cars import CarsTask
@@ -162,17 +162,14 @@ def run_accuracy(run: str) -> dict:
     run_dir = Path(run)
     try:
         cfg = tomllib.loads((run_dir / "config.toml").read_text())
-        results = (run_dir / "results.md").read_text()
+        results = read_results(run_dir / "results.md")
     except FileNotFoundError as e:
         raise TrivisionError(f"{run}: not a finished cars run folder ({Path(e.filename).name} missing)") from None
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in results.splitlines() if line.startswith("|")]
-    header = cells[0]
-    rows = {row[header.index("Phase")]: row for row in cells[2:]}
-    if "best" not in rows:
+    if "best" not in results:
         raise TrivisionError(f"{run}/results.md: no 'best' row (is the run finished?)")
     return {"run": run, "model": cfg["model"], "backbone": cfg.get("backbone", ""), "classes": cfg.get("classes", ""),
             "image_size": cfg["image_size"], "epochs": len(read_history(run_dir / "history.csv")),
-            "test_top1": float(rows["best"][header.index("Test acc")].rstrip("%")) / 100}
+            "test_top1": results["best"]["test_acc"]}
 
 
 def main() -> int:

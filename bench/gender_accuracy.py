@@ -8,8 +8,6 @@ model cards (src/trivision/weights/gender-*.md). Prints a table; the last line i
 """
 from __future__ import annotations
 
-import argparse
-import json
 import tomllib
 from pathlib import Path
 
@@ -21,12 +19,16 @@ TARGETS = {("gender-cnn", "image"): 0.980, ("gender-tiny", "image"): 0.975}
 LAB = {"gender-cnn": 0.9792, "gender-tiny": 0.9780}
 
 
+def cells(r: dict) -> list:
+    lab = "" if r["lab"] is None else f"{100 * r['lab']:.2f}%"  # gender-mobilenet is not a lab model
+    return ([r["model"], r["split"], r["epochs"], r["train_minutes"], r["n"]]
+            + [f"{100 * r[k]:.2f}%" for k in ("accuracy", "balanced_accuracy", "recall_female", "recall_male")]
+            + [common.target_cell(r["target"], r["meets_target"]), lab])
+
+
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+")
-    args = p.parse_args()
     rows = []
-    for run in args.runs:
+    for run in common.run_folders(__doc__):
         cfg = tomllib.loads((Path(run) / "config.toml").read_text())
         history = read_history(Path(run) / "history.csv")
         seconds = training_seconds(history)
@@ -37,15 +39,8 @@ def main() -> int:
                      "balanced_accuracy": r["balanced_accuracy"], "recall_female": r["recall_female"],
                      "recall_male": r["recall_male"], "target": target, "lab": LAB.get(cfg["model"]),
                      "meets_target": None if target is None else r["accuracy"] >= target})
-    print("| model | split | epochs | train min | test n | accuracy | balanced | recall F | recall M | target | lab |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        tgt = "" if r["target"] is None else f"{100 * r['target']:.1f}% {'met' if r['meets_target'] else 'MISSED'}"
-        lab = "" if r["lab"] is None else f"{100 * r['lab']:.2f}%"  # gender-mobilenet is not a lab model
-        print(f"| {r['model']} | {r['split']} | {r['epochs']} | {r['train_minutes']} | {r['n']} | "
-              f"{100 * r['accuracy']:.2f}% | {100 * r['balanced_accuracy']:.2f}% | {100 * r['recall_female']:.2f}% | "
-              f"{100 * r['recall_male']:.2f}% | {tgt} | {lab} |")
-    print(json.dumps(rows))
+    common.print_report(rows, ["model", "split", "epochs", "train min", "test n", "accuracy", "balanced",
+                               "recall F", "recall M", "target", "lab"], "llrrrrrrrrr", cells)
     return 0
 
 

@@ -43,17 +43,36 @@ def params_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RESULT_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+
+
 def results_table(rows: list[dict]) -> str:
     """The lab's Table 1 layout: one row per model, final losses and accuracies per split."""
     lines = ["| Model | Phase | Epochs | Train loss | Train acc | Val loss | Val acc | Test loss | Test acc |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         cells = [r.get("model", ""), r.get("phase", ""), str(r.get("epochs", ""))]
-        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"):
+        for k in RESULT_COLUMNS:
             v = r.get(k)
             cells.append("" if v is None else (f"{100 * v:.2f}%" if k.endswith("acc") else f"{v:.4f}"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """A table written by `results_table`, by phase: {'frozen': {'model': ..., 'epochs': 10, 'test_acc': 0.6031,
+    ...}}; empty cells are None."""
+    def value(cell: str):
+        return None if not cell else float(cell[:-1]) / 100 if cell.endswith("%") else float(cell)
+    rows = {}
+    for line in path.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| ") or cells[0] == "Model" or len(cells) != 3 + len(RESULT_COLUMNS):
+            continue
+        model, phase, epochs, *values = cells
+        rows[phase] = {"model": model, "epochs": int(epochs) if epochs else None,
+                       **{k: value(v) for k, v in zip(RESULT_COLUMNS, values)}}
+    return rows
 
 
 def plot_curves(path: Path, history: list[dict], title: str) -> None:

@@ -1,0 +1,67 @@
+"""Cars accuracy from training run folders, against the targets.
+
+    python bench/cars_accuracy.py RUN [RUN ...]
+
+Each RUN is a folder written by `trivision train cars`: its saved test split is evaluated with its weights
+(as `trivision evaluate cars --run RUN`). The accuracy after the frozen phase is the run's own record
+(results.md: the test accuracy of the weights at the end of that phase). Training minutes are the
+run's epochs; for a run started from another run (`--init`), "whole recipe" adds that run's minutes too.
+Reproduce the shipped runs with the commands in the model cards (src/trivision/weights/cars-*.md).
+Prints a table; the last line is JSON.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from trivision.engine.report import read_history, read_results, training_seconds
+from trivision.evaluate import evaluate
+from trivision.inference import load_model
+import common  # bench/common.py
+
+TARGETS = {20: 0.90, 196: 0.80}       # top-1, by number of classes
+LAB = {20: (0.7768, 0.4694)}          # the lab's 20-class VGG16 B-CNN: final, after the frozen phase
+RECIPE_MINUTES = {20: 30}             # the whole 20-class recipe on this 2-core machine
+
+
+def minutes(run: Path) -> float:
+    return training_seconds(read_history(run / "history.csv")) / 60
+
+
+def row(run: Path) -> dict:
+    cfg = tomllib.loads((run / "config.toml").read_text())
+    r = evaluate("cars", run=str(run))
+    n_classes = len(load_model(str(run)).classes)
+    own = minutes(run)
+    start = Path(cfg["init"]) if cfg.get("init") else None
+    whole = own + (minutes(start) if start is not None and (start / "history.csv").exists() else 0.0)
+    target, lab = TARGETS.get(n_classes), LAB.get(n_classes, (None, None))
+    limit = RECIPE_MINUTES.get(n_classes)
+    return {"run": str(run), "model": cfg["model"], "backbone": cfg["backbone"], "classes": n_classes,
+            "init": cfg.get("init") or None,
+            "started_from": cfg.get("init") or ("ImageNet" if cfg.get("pretrained", True) else "random weights"), "image_size": cfg["image_size"], "n": r["n"], "top1": r["top1"],
+            "top5": r["top5"], "frozen_top1": read_results(run / "results.md").get("frozen", {}).get("test_acc"), "train_minutes": round(own, 1),
+            "whole_recipe_minutes": round(whole, 1), "target": target, "lab": lab[0], "lab_frozen": lab[1],
+            "meets_target": None if target is None else r["top1"] >= target,
+            "meets_recipe_minutes": None if limit is None else whole <= limit}
+
+
+def pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.2f}%"
+
+
+def cells(r: dict) -> list:
+    lab = "" if r["lab"] is None else f"{pct(r['lab'])} ({pct(r['lab_frozen'])} frozen)"
+    return [r["run"], r["classes"], r["started_from"], r["n"], pct(r["top1"]), pct(r["top5"]), pct(r["frozen_top1"]),
+            r["train_minutes"], r["whole_recipe_minutes"], common.target_cell(r["target"], r["meets_target"], 0), lab]
+
+
+def main() -> int:
+    rows = [row(Path(run)) for run in common.run_folders(__doc__)]
+    common.print_report(rows, ["run", "classes", "started from", "test n", "top-1", "top-5", "after frozen",
+                               "train min", "whole recipe min", "target", "lab"], "lrlrrrrrrrr", cells)
+    return 0
+
+
+if __name__ == "__main__":
+    common.run(main)

@@ -1,0 +1,27 @@
+"""bench/cars_accuracy.py on toy car runs: top-1 and top-5 of the saved test split, the frozen phase's
+accuracy, and the minutes of a run started from another counted with that run's."""
+from __future__ import annotations
+
+from conftest import bench_script, cli, last_json
+from test_cars import make_toy_cars, train_args
+
+from trivision.engine.report import read_history, read_results, training_seconds
+
+
+def test_reports_each_run_and_the_whole_recipe_of_a_fine_tuned_one(tmp_path):
+    data = make_toy_cars(tmp_path / "cars")
+    first, second = tmp_path / "first", tmp_path / "second"
+    for run, more in ((first, ()), (second, ("--init", str(first)))):
+        code, _, err = cli(*train_args(data, run, *more))
+        assert code == 0, err
+    done = bench_script("cars_accuracy.py", str(first), str(second), timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = last_json(done.stdout)
+    assert a["classes"] == b["classes"] == 4 and a["n"] == b["n"] == 8
+    assert a["init"] is None and b["init"] == str(first)
+    assert a["frozen_top1"] == read_results(first / "results.md")["frozen"]["test_acc"]
+    assert 0 <= a["top1"] <= a["top5"] <= 1
+    minutes = training_seconds(read_history(first / "history.csv")) / 60
+    assert abs(b["whole_recipe_minutes"] - b["train_minutes"] - minutes) < 0.11  # each rounded to 0.1
+    assert a["target"] is None and a["meets_target"] is None  # targets are for 20 and 196 classes
+    assert "| 4 | random weights | 8 |" in done.stdout and f"| 4 | {first} | 8 |" in done.stdout

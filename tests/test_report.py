@@ -1,0 +1,26 @@
+"""engine/report.py: the results table reads back as it was written."""
+from __future__ import annotations
+
+import pytest
+
+from trivision.engine.report import read_results, results_table
+
+
+def test_results_table_reads_back_by_phase(tmp_path):
+    rows = [{"model": "bcnn-lowdim", "phase": "frozen", "epochs": 10, "train_loss": 0.3481, "train_acc": 0.9576,
+             "val_loss": 0.8921, "val_acc": 0.75, "test_loss": 1.1463, "test_acc": 0.6031},
+            {"model": "bcnn-lowdim", "phase": "best", "epochs": 30, "test_loss": 0.845, "test_acc": 0.74046}]
+    path = tmp_path / "results.md"
+    path.write_text("# a title\n\n" + results_table(rows))
+    back = read_results(path)
+    assert list(back) == ["frozen", "best"]
+    assert back["frozen"]["epochs"] == 10 and back["frozen"]["test_acc"] == pytest.approx(0.6031)
+    assert back["frozen"]["val_loss"] == pytest.approx(0.8921)
+    assert back["best"]["train_acc"] is None and back["best"]["test_acc"] == pytest.approx(0.7405)  # 2 decimals
+
+
+def test_other_tables_in_the_file_are_ignored(tmp_path):
+    path = tmp_path / "results.md"
+    path.write_text("| Model | Total params | Trainable params | Non-trainable params |\n|---|---:|---:|---:|\n"
+                    "| x | 1 | 1 | 0 |\n")
+    assert read_results(path) == {}
