@@ -57,6 +57,7 @@ def recipe(cfg: dict) -> str:
     optimizer = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}[cfg["optimizer"]]
     taught = (f"; taught by the run {cfg['teacher']} (its share of the loss {cfg['distill']:g}, "
               f"temperature {cfg['distill_temperature']:g})" if cfg.get("teacher") else "")
+    taught += f"; started from the weights of {cfg['init']}" if cfg.get("init") else ""
     return (f"{optimizer}{f' ({regular})' if regular else ''}, peak lr {cfg['phases'][0]['lr']:g}, "
             f"{cfg['schedule']} decay after {cfg['warmup_epochs']:g} warm-up epoch(s), batch {cfg['batch_size']}; "
             f"input {cfg['image_size']}x{cfg['image_size']}, {seen}; "

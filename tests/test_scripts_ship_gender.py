@@ -37,3 +37,7 @@ def test_recipe_names_the_teacher():
     text = ship_gender.recipe(to_dict(TrainConfig(teacher="runs/t", distill=0.5, distill_temperature=2.0)))
     assert text.endswith("taught by the run runs/t (its share of the loss 0.5, temperature 2)")
     assert "taught" not in ship_gender.recipe(to_dict(TrainConfig()))
+
+
+def test_recipe_names_the_starting_weights():
+    assert ship_gender.recipe(to_dict(TrainConfig(init="gender-cnn"))).endswith("started from the weights of gender-cnn")
