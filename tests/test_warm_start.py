@@ -98,3 +98,13 @@ def test_fine_tuning_a_run_through_the_command_line(toy_dir, tmp_path):
     code, _, err = _train(toy_dir, tmp_path / "fourth", "--init", str(tmp_path / "nowhere"))
     assert code != 0
     assert_one_error_line(err, "nowhere")
+
+
+def test_fine_tuning_a_shipped_model(toy_dir, tmp_path):
+    from trivision.inference import load_model
+    shipped = load_model("gender-tiny")
+    code, out, err = _train(toy_dir, tmp_path / "run", "--init", "gender-tiny", "--image-size", str(shipped.image_size),
+                            "--set", f"frame_crop={shipped.meta['frame_crop']}")
+    assert code == 0, err
+    n = len(shipped.model.state_dict())
+    assert f"init: {n} of {n} weight tensors from gender-tiny" in out and "note" not in out
