@@ -165,11 +165,12 @@ def run_accuracy(run: str) -> dict:
         results = read_results(run_dir / "results.md")
     except FileNotFoundError as e:
         raise TrivisionError(f"{run}: not a finished cars run folder ({Path(e.filename).name} missing)") from None
-    if "best" not in results:
-        raise TrivisionError(f"{run}/results.md: no 'best' row (is the run finished?)")
+    kept = results.get("best") or results.get("last")  # the row of the weights the run ended with
+    if kept is None:
+        raise TrivisionError(f"{run}/results.md: no 'best' or 'last' row (is the run finished?)")
     return {"run": run, "model": cfg["model"], "backbone": cfg.get("backbone", ""), "classes": cfg.get("classes", ""),
             "image_size": cfg["image_size"], "epochs": len(read_history(run_dir / "history.csv")),
-            "test_top1": results["best"]["test_acc"]}
+            "test_top1": kept["test_acc"]}
 
 
 def main() -> int:

@@ -163,7 +163,19 @@ def test_two_phases_and_an_explicit_checkpoint(tmp_path):
     assert [r["phase"] for r in history] == ["head", "all", "all", "more"]
 
 
+def test_keep_last_ends_with_the_final_epochs_weights(tmp_path):
+    model = _model()
+    fit(model, ClassificationTask(), _data(), _data(8, seed=1), _cfg(epochs=3, keep="last"), tmp_path,
+        log=lambda s: None)
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert last["epoch_in_phase"] == 2 and load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] != 3
+    for k, v in last["model"].items():
+        torch.testing.assert_close(model.state_dict()[k], v)
+
+
 def test_bad_settings(tmp_path):
+    with pytest.raises(TrivisionError, match="keep must be best or last"):
+        fit(_model(), ClassificationTask(), _data(), None, _cfg(keep="final"), tmp_path / "k", log=lambda s: None)
     with pytest.raises(TrivisionError, match="the training split is empty"):
         fit(_model(), ClassificationTask(), TensorData(torch.empty(0, 3, 16, 16, dtype=torch.uint8), torch.empty(0)),
             None, _cfg(), tmp_path, log=lambda s: None)

@@ -38,6 +38,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: float = 0.0                  # decay of a moving average of the weights, validated and saved instead
                                       # of the raw weights (e.g. 0.999; 0: none)
+    keep: str = "best"                # the weights a run ends with: best (its epoch of best validation score)
+                                      # | last (its final epoch's: for a validation split too small to choose by)
     init: str = ""                    # start from these weights (run folder, .safetensors, shipped name): every
                                       # tensor that fits is copied (engine/warm_start.py); '': fresh weights
     teacher: str = ""                 # a trained run folder whose outputs on each batch the model learns from

@@ -124,7 +124,7 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         out = run_model(model, trainable, test_data, cfg.batch_size, cfg.channels_last, keep_outputs=labelled)
         summary["test"] = (task.metrics(out["outputs"], test_data.targets, classes) if labelled
                            else {"n": len(test_data), "loss": out["loss"]})
-        results_rows.append({"model": cfg.model, "phase": "best", "epochs": len(history),
+        results_rows.append({"model": cfg.model, "phase": cfg.keep, "epochs": len(history),
                              "test_loss": out["loss"], "test_acc": out["acc"]})
     (run_dir / "results.md").write_text(f"# {cfg.model} on {cfg.data} ({cfg.split} split)\n\n"
                                         + report.results_table(results_rows))

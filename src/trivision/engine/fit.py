@@ -127,10 +127,12 @@ def _run(forward: nn.Module, task: Trainable, batches, keep_outputs: bool = True
 def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | None,
         cfg: TrainConfig, run_dir: Path, log: Callable[[str], None] = print,
         on_phase_end: Callable[[int, Phase, list[dict]], None] | None = None) -> list[dict]:
-    """Train through cfg.phases; return the history (one dict per epoch). The best weights end up in `model`
-    (which is moved to cfg.device)."""
+    """Train through cfg.phases; return the history (one dict per epoch). The weights cfg.keep names (best or
+    last) end up in `model` (which is moved to cfg.device)."""
     if len(train) == 0:
         raise TrivisionError("the training split is empty")
+    if cfg.keep not in ("best", "last"):
+        raise TrivisionError(f"keep must be best or last (the weights a run ends with), got '{cfg.keep}'")
     rank, world = distributed.rank(), distributed.world_size()
     main = rank == 0
     if not main:
@@ -258,9 +260,11 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         del trained
         if on_phase_end is not None:
             on_phase_end(pi, phase, history)
-    distributed.barrier()  # rank 0 has written best.pt
-    best_state = load_checkpoint(ck_dir / "best.pt")
-    model.load_state_dict(best_state["model"])
+    if cfg.keep == "last":
+        model.load_state_dict(evaluated.state_dict())  # with cfg.ema, the averaged weights
+    else:
+        distributed.barrier()  # rank 0 has written best.pt
+        model.load_state_dict(load_checkpoint(ck_dir / "best.pt")["model"])
     return history
 
 
