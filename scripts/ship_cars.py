@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from trivision.config import set_flags, to_dict
+from trivision.data.splits import read_split
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
@@ -53,6 +54,10 @@ def main(name: str, run: str) -> None:
         start = (f"a {cfg['backbone']} backbone (ImageNet-pretrained) and projection fine-tuned first on class ids "
                  f"{first['classes']}, none of this model's classes ({first_minutes:.0f} min)")
         commands = f"      {train_command(first)} --output-dir {cfg['init']}\n{commands}"
+    val_n = list(read_split(run_dir / "split.csv").values()).count("val")
+    kept = (f"the final epoch's (`keep = last`: with {val_n} validation images, the best of {len(history)} epochs "
+            "on them would be chosen by noise)" if cfg.get("keep") == "last"
+            else "those of the epoch with the best validation accuracy")
     per_phase = "\n".join((run_dir / f"results-{p['name']}.md").read_text().split("\n", 2)[2]
                           for p in cfg["phases"])
     card = f"""# {name}
@@ -70,6 +75,7 @@ Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars class
   every layer; Adam, cosine decay; the lab's augmentation. Learning rates differ from the lab's
   (1e-4, then 1e-5): in short trials the L2-normalised head barely moved at 1e-4; these were
   chosen on the validation split.
+- Weights shipped: {kept}.
 - Commands:
 
 {commands}
