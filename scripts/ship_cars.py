@@ -52,7 +52,7 @@ def main(name: str, run: str) -> None:
         first = tomllib.loads((Path(cfg["init"]) / "config.toml").read_text())
         first_minutes = training_seconds(read_history(Path(cfg["init"]) / "history.csv")) / 60
         start = (f"a {cfg['backbone']} backbone (ImageNet-pretrained) and projection fine-tuned first on class ids "
-                 f"{first['classes']}, none of this model's classes ({first_minutes:.0f} min)")
+                 f"{first['classes']}, none of this model's classes ({first_minutes:.0f} min, {first['threads']} thread(s))")
         commands = f"      {train_command(first)} --output-dir {cfg['init']}\n{commands}"
     val_n = list(read_split(run_dir / "split.csv").values()).count("val")
     kept = (f"the final epoch's (`keep = last`: with {val_n} validation images, the best of {len(history)} epochs "
