@@ -99,6 +99,12 @@ def load_split(path: Path, ds: Dataset) -> list[str]:
                              "this dataset is not the one the run was trained on") from None
 
 
+def split_beside(weights: str | Path) -> Path:
+    """The split.csv of the run that made `weights` (a run folder, or a file inside one)."""
+    where = Path(weights)
+    return (where if where.is_dir() else where.parent) / "split.csv"
+
+
 def check_held_out(other: Path, split_paths: dict[str, str], who: str) -> None:
     """Refuse a model (a teacher, starting weights) that trained on an image this run validates or tests on,
     or validated on one it tests on: it would carry those labels into this run. `other`: that model's

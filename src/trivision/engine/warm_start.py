@@ -12,7 +12,7 @@ from pathlib import Path
 
 from torch import nn
 
-from trivision.data.splits import check_held_out
+from trivision.data.splits import check_held_out, split_beside
 from trivision.errors import TrivisionError
 from trivision.models import create_model
 
@@ -23,9 +23,8 @@ def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str,
     start = load_model(cfg.init)
     if start.meta["model"] != cfg.model:
         raise TrivisionError(f"init {cfg.init} is a '{start.meta['model']}' model, this run trains '{cfg.model}'")
-    where = Path(cfg.init)
-    split_file = (where if where.is_dir() else where.parent) / "split.csv"
-    if where.exists() and split_file.exists():
+    split_file = split_beside(cfg.init)
+    if Path(cfg.init).exists() and split_file.exists():
         check_held_out(split_file, split_paths, f"the starting model {cfg.init}")
     own = model.state_dict()
     skip = _class_tensors(cfg, len(classes)) if start.classes != list(classes) else set()

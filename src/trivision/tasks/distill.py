@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.config import Phase
-from trivision.data.splits import check_held_out
+from trivision.data.splits import check_held_out, split_beside
 from trivision.errors import TrivisionError
 
 
@@ -86,6 +86,5 @@ def with_teacher(task, cfg, classes: list[str], paths: list[str], split: list[st
     if float(loaded.meta.get("frame_crop", 1.0)) != cfg.frame_crop:
         raise TrivisionError(f"teacher {cfg.teacher} saw frame_crop {loaded.meta.get('frame_crop', 1.0)} of the "
                              f"frame, this run {cfg.frame_crop}: they must see the same view")
-    weights = Path(cfg.teacher)
-    check_teacher_split((weights if weights.is_dir() else weights.parent) / "split.csv", dict(zip(paths, split)))
+    check_teacher_split(split_beside(cfg.teacher), dict(zip(paths, split)))
     return Distilled(task, loaded.model, loaded.image_size, cfg.distill, cfg.distill_temperature)
