@@ -21,7 +21,7 @@ LAB = {"gender-cnn": 0.9792, "gender-tiny": 0.9780}
 
 def cells(r: dict) -> list:
     lab = "" if r["lab"] is None else f"{100 * r['lab']:.2f}%"  # gender-mobilenet is not a lab model
-    return ([r["model"], r["split"], r["epochs"], r["train_minutes"], r["n"]]
+    return ([r["model"], r["split"], f"{r['fractions']} ({r['kept']})", r["epochs"], r["train_minutes"], r["n"]]
             + [f"{100 * r[k]:.2f}%" for k in ("accuracy", "balanced_accuracy", "recall_female", "recall_male")]
             + [common.target_cell(r["target"], r["meets_target"]), lab])
 
@@ -34,13 +34,15 @@ def main() -> int:
         seconds = training_seconds(history)
         r = evaluate("gender", run=run, framing="as-is")
         target = TARGETS.get((cfg["model"], cfg["split"]))
+        fractions = [1 - cfg["val_fraction"] - cfg["test_fraction"], cfg["val_fraction"], cfg["test_fraction"]]
         rows.append({"run": run, "model": cfg["model"], "split": cfg["split"], "epochs": len(history),
+                     "fractions": "/".join(f"{100 * f:.0f}" for f in fractions), "kept": cfg.get("keep", "best"),
                      "train_minutes": round(seconds / 60, 1), "n": r["n"], "accuracy": r["accuracy"],
                      "balanced_accuracy": r["balanced_accuracy"], "recall_female": r["recall_female"],
                      "recall_male": r["recall_male"], "target": target, "lab": LAB.get(cfg["model"]),
                      "meets_target": None if target is None else r["accuracy"] >= target})
-    common.print_report(rows, ["model", "split", "epochs", "train min", "test n", "accuracy", "balanced",
-                               "recall F", "recall M", "target", "lab"], "llrrrrrrrrr", cells)
+    common.print_report(rows, ["model", "split", "train/val/test % (kept)", "epochs", "train min", "test n", "accuracy", "balanced",
+                               "recall F", "recall M", "target", "lab"], "lllrrrrrrrrr", cells)
     return 0
 
 

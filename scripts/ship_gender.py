@@ -65,6 +65,18 @@ def recipe(cfg: dict) -> str:
             f"{', flip' if aug['hflip'] else ''}{taught}")
 
 
+def split_line(cfg: dict) -> str:
+    """How the shipped run split the images and which epoch's weights it kept."""
+    val, test = cfg["val_fraction"], cfg["test_fraction"]
+    train = f"{100 * (1 - val - test):.0f}% train"
+    kept = ("the last epoch's weights are kept" if cfg.get("keep", "best") == "last"
+            else "the epoch of best validation accuracy is kept")
+    if val:
+        return f"{train} / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified, seed {cfg['seed']}; {kept}"
+    return (f"{train} / {100 * test:.0f}% test (the lab's protocol: no validation split, so nothing is chosen on "
+            f"held-out images), stratified, seed {cfg['seed']}; {kept}")
+
+
 def pct(v: float) -> str:
     return f"{100 * v:.2f}%"
 
@@ -114,7 +126,7 @@ which cuts each face as LFW frames it.
 ## Training
 - Data: `lfw-gender` (Labeled Faces in the Wild, deep-funnelled, 11,903 images of 4,998 people,
   78% male), labels from the public LFW male/female name lists.
-- Split: 70% train / 10% validation (picks the best epoch) / 20% test, stratified, seed {cfg['seed']}.
+- Split: {split_line(cfg)}.
 - Recipe of the shipped run: {recipe(cfg)}.
 - Commands, in the order of the table below (the first made the shipped weights; a taught run follows
   its teacher's):

@@ -22,6 +22,7 @@ import ship_gender
     TrainConfig(teacher="runs/gender-teacher", distill=0.7, distill_temperature=3.0),
     TrainConfig(model="gender-mobilenet", image_size=96, dropout=0.2),
     TrainConfig(init="gender-cnn", phases=[Phase("train", 5, 1e-4)]),
+    TrainConfig(val_fraction=0.0, keep="last", seed=1),
 ])
 def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
@@ -41,3 +42,10 @@ def test_recipe_names_the_teacher():
 
 def test_recipe_names_the_starting_weights():
     assert ship_gender.recipe(to_dict(TrainConfig(init="gender-cnn"))).endswith("started from the weights of gender-cnn")
+
+
+def test_split_line_follows_the_run():
+    assert ship_gender.split_line(to_dict(TrainConfig())) == (
+        "70% train / 10% validation / 20% test, stratified, seed 0; the epoch of best validation accuracy is kept")
+    lab = ship_gender.split_line(to_dict(TrainConfig(val_fraction=0.0, keep="last", seed=1)))
+    assert lab.startswith("80% train / 20% test (the lab's protocol") and lab.endswith("seed 1; the last epoch's weights are kept")
