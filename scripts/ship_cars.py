@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from trivision.config import set_flags, to_dict
+from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
@@ -24,7 +24,6 @@ from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.cars import CarsTask
 
 
-RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
 FLAGGED = {"model", "backbone", "classes", "image_size", "seed", "init"}
 
 

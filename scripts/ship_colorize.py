@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from trivision.colorize import compose, network_outputs
-from trivision.config import set_flags, to_dict
+from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.images import decode_image
 from trivision.data.loading import load_images
 from trivision.engine.checkpoint import load_checkpoint, load_weights, save_weights
@@ -48,9 +48,6 @@ PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TEMPERATURES = (0.2, 0.38, 0.6, 1.0)
 HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness ratio |\n"
           "|---|---:|---:|---:|---:|---:|")
-
-
-RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
 
 
 def train_command(cfg: dict) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from trivision.config import set_flags, to_dict
+from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
@@ -32,9 +32,6 @@ def run_facts(run: Path) -> dict:
     result = evaluate("gender", run=str(run), framing="as-is")
     trained = date.fromtimestamp((run / "history.csv").stat().st_mtime)
     return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained}
-
-
-RUN_ONLY = {"task", "data", "output_dir", "threads", "resume", "device"}  # where and how it ran, not the recipe
 
 
 def command(cfg: dict) -> str:

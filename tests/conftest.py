@@ -78,6 +78,14 @@ def bench_script(*args: str, timeout: float = 120) -> subprocess.CompletedProces
     return run_python(*args, timeout=timeout, cwd=REPO / "bench")
 
 
+def task_config(task, **changes):
+    """`task`'s default training config with `changes` applied, as a recipe to build card commands from."""
+    cfg = task.default_config()
+    for key, value in changes.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
 def assert_command_trains(line: str, saved: dict, task: str, run_only) -> None:
     """`line` (a model card's command) parsed by `trivision train` gives the recipe `saved` (a run's
     resolved config), settings about where and how it ran (`run_only`) aside."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import REPO, assert_command_trains
+from conftest import REPO, assert_command_trains, task_config
 
 from trivision.config import Phase, TrainConfig, to_dict
 from trivision.data.augment import AugmentConfig
@@ -16,10 +16,7 @@ import ship_cars
 
 
 def _cars(**changes) -> TrainConfig:
-    cfg = CarsTask().default_config()
-    for key, value in changes.items():
-        setattr(cfg, key, value)
-    return cfg
+    return task_config(CarsTask(), **changes)
 
 
 @pytest.mark.parametrize("cfg", [

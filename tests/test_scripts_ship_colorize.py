@@ -6,7 +6,7 @@ import shlex
 import sys
 
 import pytest
-from conftest import REPO, assert_command_trains
+from conftest import REPO, assert_command_trains, task_config
 
 from trivision.config import Phase, TrainConfig, save_config, to_dict
 from trivision.tasks.colorize import ColorizeTask
@@ -16,10 +16,7 @@ import ship_colorize
 
 
 def _colorize(**changes) -> TrainConfig:
-    cfg = ColorizeTask().default_config()
-    for key, value in changes.items():
-        setattr(cfg, key, value)
-    return cfg
+    return task_config(ColorizeTask(), **changes)
 
 
 @pytest.mark.parametrize("cfg", [

@@ -128,6 +128,10 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
     return _build(TrainConfig, data, "--set")
 
 
+# settings about where and how a run ran, not its recipe: a model card's command leaves them out
+RUN_ONLY = frozenset({"task", "data", "output_dir", "threads", "resume", "device"})
+
+
 def set_flags(cfg: dict, default: dict, skip: set[str] = frozenset()) -> list[str]:
     """`--set KEY=VALUE` for every setting of `cfg` (as `to_dict` or config.toml gives it) that differs from
     `default`, `skip` aside: with them, `trivision train` turns the task's defaults into this run's recipe."""
