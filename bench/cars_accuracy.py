@@ -3,7 +3,8 @@
     python bench/cars_accuracy.py RUN [RUN ...]
 
 Each RUN is a folder written by `trivision train cars`: its saved test split is evaluated with its weights
-(as `trivision evaluate cars --run RUN`). The accuracy after the frozen phase is the run's own record
+(as `trivision evaluate cars --run RUN`), with the test-time augmentation that scores best on the run's
+validation split (as scripts/ship_cars.py ships it; the top-1 without it is shown too). The accuracy after the frozen phase is the run's own record
 (results.md: the test accuracy of the weights at the end of that phase). Training minutes are the
 run's epochs; for a run started from another run (`--init`), "whole recipe" adds that run's minutes too.
 Reproduce the shipped runs with the commands in the model cards (src/trivision/weights/cars-*.md).
@@ -15,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 from trivision.engine.report import read_history, read_results, training_seconds
-from trivision.evaluate import evaluate
+from trivision.evaluate import choose_tta, evaluate
 from trivision.inference import load_model
 import common  # bench/common.py
 
@@ -30,7 +31,9 @@ def minutes(run: Path) -> float:
 
 def row(run: Path) -> dict:
     cfg = tomllib.loads((run / "config.toml").read_text())
-    r = evaluate("cars", run=str(run))
+    tta, _ = choose_tta("cars", str(run))
+    r = evaluate("cars", run=str(run), tta=tta)
+    plain = r if tta == "none" else evaluate("cars", run=str(run), tta="none")
     n_classes = len(load_model(str(run)).classes)
     own = minutes(run)
     start = Path(cfg["init"]) if cfg.get("init") else None
@@ -39,7 +42,8 @@ def row(run: Path) -> dict:
     limit = RECIPE_MINUTES.get(n_classes)
     return {"run": str(run), "model": cfg["model"], "backbone": cfg["backbone"], "classes": n_classes,
             "init": cfg.get("init") or None,
-            "started_from": cfg.get("init") or ("ImageNet" if cfg.get("pretrained", True) else "random weights"), "image_size": cfg["image_size"], "n": r["n"], "top1": r["top1"],
+            "started_from": cfg.get("init") or ("ImageNet" if cfg.get("pretrained", True) else "random weights"), "image_size": cfg["image_size"], "n": r["n"], "tta": tta, "top1": r["top1"],
+            "top1_no_tta": plain["top1"],
             "top5": r["top5"], "frozen_top1": read_results(run / "results.md").get("frozen", {}).get("test_acc"), "train_minutes": round(own, 1),
             "whole_recipe_minutes": round(whole, 1), "target": target, "lab": lab[0], "lab_frozen": lab[1],
             "meets_target": None if target is None else r["top1"] >= target,
@@ -52,14 +56,16 @@ def pct(v: float | None) -> str:
 
 def cells(r: dict) -> list:
     lab = "" if r["lab"] is None else f"{pct(r['lab'])} ({pct(r['lab_frozen'])} frozen)"
-    return [r["run"], r["classes"], r["started_from"], r["n"], pct(r["top1"]), pct(r["top5"]), pct(r["frozen_top1"]),
+    return [r["run"], r["classes"], r["started_from"], r["n"], r["tta"], pct(r["top1"]), pct(r["top1_no_tta"]),
+            pct(r["top5"]), pct(r["frozen_top1"]),
             r["train_minutes"], r["whole_recipe_minutes"], common.target_cell(r["target"], r["meets_target"], 0), lab]
 
 
 def main() -> int:
     rows = [row(Path(run)) for run in common.run_folders(__doc__)]
-    common.print_report(rows, ["run", "classes", "started from", "test n", "top-1", "top-5", "after frozen",
-                               "train min", "whole recipe min", "target", "lab"], "lrlrrrrrrrr", cells)
+    common.print_report(rows, ["run", "classes", "started from", "test n", "tta (val)", "top-1", "top-1 no tta",
+                               "top-5", "after frozen", "train min", "whole recipe min", "target", "lab"],
+                        "lrlrlrrrrrrrr", cells)
     return 0
 
 

@@ -7,7 +7,6 @@ the run's own per-phase results (results-<phase>.md), history and config.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 import tomllib
 from datetime import date
@@ -17,14 +16,17 @@ import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split
+from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
-from trivision.evaluate import evaluate
-from trivision.inference import load_model
+from trivision.evaluate import choose_tta, evaluate
+from trivision.inference import TEST_TIME, load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.cars import CarsTask
 
 
 FLAGGED = {"model", "backbone", "classes", "image_size", "seed", "init"}
+TTA_LINE = {"none": "none, each photo is classified as it is",
+            "hflip": "each photo's class probabilities are the mean over the photo and its mirror image"}
 
 
 def train_command(cfg: dict) -> str:
@@ -42,8 +44,11 @@ def main(name: str, run: str) -> None:
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     history = read_history(run_dir / "history.csv")
     minutes = training_seconds(history) / 60
-    result = evaluate("cars", run=run)
-    shutil.copyfile(run_dir / "model.safetensors", WEIGHTS_DIR / f"{name}.safetensors")
+    tta, val = choose_tta("cars", run)
+    state, meta = load_weights(run_dir / "model.safetensors")
+    save_state(WEIGHTS_DIR / f"{name}.safetensors", state, {**meta, "tta": tta})
+    results = {t: evaluate("cars", run=run, model=name, tta=t) for t in TEST_TIME}
+    result = results[tta]
     loaded = load_model(name)
     command = train_command(cfg)
     start, commands = f"an ImageNet-pretrained {cfg['backbone']} backbone", f"      {command}"
@@ -75,15 +80,19 @@ Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars class
   (1e-4, then 1e-5): in short trials the L2-normalised head barely moved at 1e-4; these were
   chosen on the validation split.
 - Weights shipped: {kept}.
+- Test-time augmentation: {TTA_LINE[tta]} (`tta = {tta}` in the weights' metadata; `--tta` overrides),
+  {f"chosen on the validation split (top-1 {', '.join(f'{t} {100 * v:.2f}%' for t, v in val.items())})"
+   if val else "as the run has no validation split to choose on"}.
 - Commands:
 
 {commands}
 
 ## Results on held-out test images (`trivision evaluate cars --run RUN`)
 
-| test images | top-1 | top-5 |
-|---:|---:|---:|
-| {result['n']} | {100 * result['top1']:.2f}% | {100 * result['top5']:.2f}% |
+| test-time augmentation | test images | top-1 | top-5 |
+|---|---:|---:|---:|
+{chr(10).join(f"| {t}{' (shipped)' if t == tta else ''} | {r['n']} | {100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% |"
+              for t, r in results.items())}
 
 Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end of each phase):
 

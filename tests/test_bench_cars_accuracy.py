@@ -21,7 +21,8 @@ def test_reports_each_run_and_the_whole_recipe_of_a_fine_tuned_one(tmp_path):
     assert a["init"] is None and b["init"] == str(first)
     assert a["frozen_top1"] == read_results(first / "results.md")["frozen"]["test_acc"]
     assert 0 <= a["top1"] <= a["top5"] <= 1
+    assert a["tta"] in ("none", "hflip") and (a["tta"] != "none" or a["top1"] == a["top1_no_tta"])
     minutes = training_seconds(read_history(first / "history.csv")) / 60
     assert abs(b["whole_recipe_minutes"] - b["train_minutes"] - minutes) < 0.11  # each rounded to 0.1
     assert a["target"] is None and a["meets_target"] is None  # targets are for 20 and 196 classes
-    assert "| 4 | random weights | 8 |" in done.stdout and f"| 4 | {first} | 8 |" in done.stdout
+    assert f"| 4 | random weights | 8 | {a['tta']} |" in done.stdout and f"| 4 | {first} | 8 | {b['tta']} |" in done.stdout

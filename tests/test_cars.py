@@ -172,6 +172,25 @@ def test_evaluate_the_runs_test_split(cars_run):
     assert result["n"] == 8 and result["skipped_unknown_class"] == 0
 
 
+def test_evaluate_another_split_of_the_run_with_tta(cars_run):
+    code, out, err = cli("evaluate", "cars", "--run", str(cars_run), "--split", "val", "--tta", "hflip")
+    assert code == 0, err
+    result = last_json(out)
+    assert result["tta"] == "hflip" and result["n"] == 4  # 10% of 40 images
+
+
+def test_tta_chosen_on_a_real_runs_validation_split(cars_run):
+    from trivision.evaluate import choose_tta
+    tta, val = choose_tta("cars", str(cars_run))
+    assert tta in ("none", "hflip") and set(val) == {"none", "hflip"} and val[tta] == max(val.values())
+
+
+def test_a_split_needs_a_run(cars_run, cars_dir):
+    code, out, err = cli("evaluate", "cars", "--data", str(cars_dir), "--weights", str(cars_run), "--split", "val")
+    assert code != 0
+    assert_one_error_line(err, "--split val", "--run")
+
+
 def test_predict_gives_the_top_classes_by_name(cars_run, cars_dir):
     images = [cars_dir / "images" / "c1_0.jpg", cars_dir / "images" / "c5_0.jpg"]
     code, out, err = cli("predict", "cars", *map(str, images), "--weights", str(cars_run / "model.safetensors"))

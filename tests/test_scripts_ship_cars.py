@@ -33,3 +33,4 @@ def test_card_command_reproduces_the_recipe(cfg):
 def test_a_recipe_with_another_number_of_phases_is_refused():
     with pytest.raises(TrivisionError, match="3 phases"):
         ship_cars.train_command(to_dict(_cars(backbone="mobilenet_v2", phases=[Phase(), Phase(), Phase()])))
+

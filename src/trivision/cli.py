@@ -69,8 +69,11 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from trivision.evaluate import evaluate
+    if args.split != "test" and not args.run:
+        raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
-                      framing=args.framing, skip_bad=args.skip_bad, limit=args.limit)
+                      framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
+                      which=args.split)
     _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
 
@@ -92,7 +95,7 @@ def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
 def cmd_predict(args) -> None:
     from trivision.predict import predict_files
     model = _runtime_model(args) or args.weights or args.model
-    _print_answers(predict_files(args.task, args.images, model=model, framing=args.framing))
+    _print_answers(predict_files(args.task, args.images, model=model, framing=args.framing, tta=args.tta))
 
 
 def _print_answers(lines) -> None:
@@ -166,6 +169,12 @@ def cmd_params(args) -> None:
     _print_json({n: c for n, c in rows})
 
 
+def _add_tta_flag(parser) -> None:
+    from trivision.inference import TEST_TIME
+    parser.add_argument("--tta", choices=TEST_TIME, help="test-time augmentation (hflip: the mean over the photo and "
+                        "its mirror image); default: the weights' own, chosen on validation when shipped")
+
+
 def _add_runtime_flags(parser) -> None:
     parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                         help="torch (default), or onnx: run the --onnx file with onnxruntime")
@@ -211,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="shipped model name")
     e.add_argument("--weights", help="a .safetensors file or run folder")
     e.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find the face or not")
+    e.add_argument("--split", choices=["test", "val", "train"], default="test",
+                   help="with --run: which of its saved splits (val: to choose settings by, leaving test unread)")
+    _add_tta_flag(e)
     e.add_argument("--limit", type=int)
     e.add_argument("--skip-bad", action="store_true")
     e.set_defaults(func=cmd_evaluate)
@@ -221,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", default=None)
     pr.add_argument("--weights")
     pr.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find faces or not")
+    _add_tta_flag(pr)
     _add_runtime_flags(pr)
     pr.set_defaults(func=cmd_predict)
 

@@ -12,7 +12,7 @@ from trivision.data.classes import class_list
 from trivision.data.datasets import Dataset, encode_labels, read_dataset
 from trivision.data.loading import load_images
 from trivision.errors import TrivisionError
-from trivision.inference import load_model
+from trivision.inference import TEST_TIME, load_model
 from trivision.tasks import get_task
 
 DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
@@ -45,10 +45,13 @@ def known_class_rows(ds: Dataset, loaded) -> tuple[Dataset, int]:
 
 
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
-             framing: str = "detect", skip_bad: bool = False, limit: int | None = None) -> dict:
+             framing: str = "detect", skip_bad: bool = False, limit: int | None = None,
+             tta: str | None = None, which: str = "test") -> dict:
+    """`which`: the run's split to evaluate (test; val to choose settings by); `tta`: override the weights'
+    own test-time augmentation (inference.TEST_TIME)."""
     task = get_task(task_name)
     if run:
-        ds = run_test_split(Path(run), task_name)
+        ds = run_test_split(Path(run), task_name, which)
         model = model or str(Path(run) / "model.safetensors")
     else:
         ds = read_dataset(data, task.label_column)
@@ -57,6 +60,7 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded = load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
+    loaded.tta = tta or ""
     if task.label_column is None:  # colorize: every photo is scored against itself
         return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"]}
     unknown = 0
@@ -78,9 +82,20 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
                                     skip_bad=skip_bad, desc="evaluating")
     probs = loaded.probabilities(images)
     result = task.metrics(probs, targets[kept], loaded.classes)
-    result.update(model=loaded.meta["model"], skipped_bad=len(bad))
+    result.update(model=loaded.meta["model"], tta=loaded.test_time, skipped_bad=len(bad))
     if face_frame is not None:
         result.update(framing=framing, faces_not_found=len(not_found))
     if task.skip_unknown_classes:
         result.update(skipped_unknown_class=unknown)
     return result
+
+
+def choose_tta(task_name: str, run: str) -> tuple[str, dict[str, float]]:
+    """The test-time augmentation with the best score (cars top-1, gender accuracy) on a run's validation
+    split: none unless another is strictly better, none when the run has no validation split; and each
+    one's validation score. The test split is not read."""
+    if "val" not in splits.read_split(Path(run) / "split.csv").values():
+        return "none", {}
+    key = "top1" if task_name == "cars" else "accuracy"
+    val = {tta: evaluate(task_name, run=run, tta=tta, which="val", framing="as-is")[key] for tta in TEST_TIME}
+    return max(TEST_TIME, key=lambda tta: (val[tta], tta == "none")), val

@@ -13,11 +13,23 @@ from trivision.models import create_model, model_info
 from trivision.models.registry import SHIPPED_AS, shipped_weights
 
 
+TEST_TIME = ("none", "hflip")  # test-time augmentation: none, or the mean over a photo and its mirror image
+
+
 @dataclass
 class LoadedModel:
     model: nn.Module
     meta: dict
     classes: list[str] = field(default_factory=list)
+    tta: str = ""  # '' the weights' own choice (metadata 'tta', chosen on validation when shipped) | TEST_TIME
+
+    @property
+    def test_time(self) -> str:
+        """The test-time augmentation in use: `tta` when set, else the weights' own, else none."""
+        tta = self.tta or self.meta.get("tta", "none")
+        if tta not in TEST_TIME:
+            raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
+        return tta
 
     @property
     def task(self) -> str:
@@ -34,10 +46,14 @@ class LoadedModel:
 
     @torch.no_grad()
     def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        outs = []
+        outs, flip = [], self.test_time == "hflip"
         for s in range(0, len(images_uint8), batch_size):
             x = (images_uint8[s:s + batch_size].float() / 255.0).contiguous(memory_format=torch.channels_last)
-            outs.append(torch.softmax(self.model(x), dim=1))
+            p = torch.softmax(self.model(x), dim=1)
+            if flip:
+                mirrored = x.flip(-1).contiguous(memory_format=torch.channels_last)
+                p = (p + torch.softmax(self.model(mirrored), dim=1)) / 2
+            outs.append(p)
         return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
 
 

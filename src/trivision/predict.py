@@ -30,12 +30,15 @@ def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> 
 
 
 def predict_files(task_name: str, paths: list[str], model: str | LoadedModel | None = None,
-                  framing: str = "detect") -> Iterator[dict]:
-    """`model`: a shipped name, a weights file or run folder, or a LoadedModel (e.g. export.load_onnx's)."""
+                  framing: str = "detect", tta: str | None = None) -> Iterator[dict]:
+    """`model`: a shipped name, a weights file or run folder, or a LoadedModel (e.g. export.load_onnx's);
+    `tta`: override its test-time augmentation (inference.TEST_TIME)."""
     task = get_task(task_name)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
+    if tta:
+        loaded.tta = tta
     for path in paths:
         try:
             answers = predict_image(loaded, task, path, framing)
