@@ -1,12 +1,16 @@
-"""scripts/ship_cars.py: the commands a model card prints train with exactly the runs' recipes."""
+"""scripts/ship_cars.py: the commands a model card prints train with exactly the runs' recipes; the
+shipped weights carry the test-time augmentation chosen on validation."""
 from __future__ import annotations
 
 import sys
 
 import pytest
 from conftest import REPO, assert_command_trains, task_config
+from test_cars import cars_dir, cars_run  # noqa: F401 (fixtures: a toy cars run)
 
+import trivision.models.registry as registry
 from trivision.config import Phase, TrainConfig, to_dict
+from trivision.engine.checkpoint import load_weights
 from trivision.data.augment import AugmentConfig
 from trivision.errors import TrivisionError
 from trivision.tasks.cars import CarsTask
@@ -33,4 +37,15 @@ def test_card_command_reproduces_the_recipe(cfg):
 def test_a_recipe_with_another_number_of_phases_is_refused():
     with pytest.raises(TrivisionError, match="3 phases"):
         ship_cars.train_command(to_dict(_cars(backbone="mobilenet_v2", phases=[Phase(), Phase(), Phase()])))
+
+
+def test_the_weights_carry_their_tta_and_the_card_shows_both(cars_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(ship_cars, "WEIGHTS_DIR", tmp_path)
+    ship_cars.main("cars-toy", str(cars_run))
+    _, meta = load_weights(tmp_path / "cars-toy.safetensors")
+    card = (tmp_path / "cars-toy.md").read_text()
+    assert meta["tta"] in ("none", "hflip") and f"`tta = {meta['tta']}`" in card
+    assert f"| {meta['tta']} (shipped) | 8 |" in card and "chosen on the validation split (top-1 none " in card
+    assert card.count(" | 8 | ") == 2  # a test row with and without it
 
