@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from conftest import assert_one_error_line, cli, last_json, shared_dataset, write_labels
 from trivision.config import apply_overrides
 from trivision.data.datasets import read_dataset
+from trivision.data.splits import read_split
 from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.tasks import get_task
@@ -153,6 +154,15 @@ def test_train_writes_a_run_folder_per_phase(cars_run, cars_dir):
     assert meta["classes"] == ["1", "2", "3", "4"] and meta["task"] == "cars"
     assert meta["class_names"] == ["Toy Car 1", "Toy Car 2", "Toy Car 3", "Toy Car 4"]
     assert meta["backbone"] == "mobilenet_v2" and meta["image_size"] == 48
+
+
+def test_a_few_classes_keep_the_split_of_the_run_they_start_from(cars_run, cars_dir, tmp_path):
+    run = tmp_path / "two"
+    code, out, err = cli(*train_args(cars_dir, run, "--classes", "2,4", "--seed", "7", "--init", str(cars_run),
+                                     "--set", f"split_from={cars_run}"))
+    assert code == 0, err
+    start, ours = read_split(cars_run / "split.csv"), read_split(run / "split.csv")
+    assert len(ours) == 20 and all(start[path] == s for path, s in ours.items())  # seed 7 changes nothing
 
 
 def test_evaluate_skips_and_counts_unknown_classes(cars_run, cars_dir):

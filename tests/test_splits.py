@@ -163,3 +163,11 @@ def test_identity_split_properties(sizes, seed, val, test, female_every):
     c = Counter(split)
     assert c["test"] <= test * len(ds) + 4 * 2 and c["val"] <= val * len(ds) + 4 * 2
     assert splits.make_split(ds, "identity", val, test, seed) == split
+
+
+def test_split_file_of_a_run_folder_or_the_file_itself(tmp_path):
+    from trivision.data.splits import split_file_of
+    (tmp_path / "split.csv").write_text("path,split\n")
+    assert split_file_of(tmp_path) == split_file_of(tmp_path / "split.csv") == tmp_path / "split.csv"
+    with pytest.raises(TrivisionError, match="no saved split"):
+        split_file_of(tmp_path / "nowhere")

@@ -58,6 +58,22 @@ def test_a_classifier_for_other_classes_starts_afresh(tmp_path, classes):
     assert "new:" in line
 
 
+def test_a_few_of_the_starting_classes_keep_their_classifier_rows(tmp_path):
+    build = {"image_size": 32, "backbone": "mobilenet_v2", "pretrained": False}
+    _saved(tmp_path / "w.safetensors", "bcnn-lowdim", ["1", "2", "3", "4"], **build)
+    start = create_model("bcnn-lowdim", num_classes=4, **build)
+    start.load_state_dict(_saved(tmp_path / "w.safetensors", "bcnn-lowdim", ["1", "2", "3", "4"], **build))
+    torch.manual_seed(2)
+    model = create_model("bcnn-lowdim", num_classes=2, **build)
+    cfg = TrainConfig(task="cars", model="bcnn-lowdim", image_size=32, backbone="mobilenet_v2",
+                      pretrained=False, init=str(tmp_path / "w.safetensors"))
+    line = warm_start(model, cfg, ["4", "2"], {})
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():  # the 2-class model is the 4-class one restricted to classes 4 and 2, in that order
+        torch.testing.assert_close(model.eval()(x), start.eval()(x)[:, [3, 1]])
+    assert "new:" not in line
+
+
 def test_another_model_is_refused(tmp_path):
     _saved(tmp_path / "w.safetensors", "gender-cnn", ["female", "male"], image_size=32)
     with pytest.raises(TrivisionError, match="'gender-cnn' model, this run trains 'gender-tiny'"):

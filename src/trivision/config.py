@@ -28,6 +28,8 @@ class TrainConfig:
     split: str = "image"              # image | identity
     val_fraction: float = 0.1
     test_fraction: float = 0.2
+    split_from: str = ""              # keep the saved split of this run (its folder or split.csv) for every row
+                                      # it lists, e.g. a few classes of a run on many, started from it (init)
     image_size: int = 100
     frame_crop: float = 1.0           # gender: the share of the LFW frame's side the model sees, centred
     batch_size: int = 64

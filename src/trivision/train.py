@@ -61,7 +61,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     if cfg.resume and split_file.exists():
         split = splits.load_split(split_file, ds)  # a resumed run must see exactly the same split
     else:  # seeded: every process computes the same split
-        split = splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+        split = (splits.load_split(splits.split_file_of(cfg.split_from), ds) if cfg.split_from
+                 else splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed))
         if main:
             splits.save_split(split_file, ds, split)
 

@@ -99,6 +99,15 @@ def load_split(path: Path, ds: Dataset) -> list[str]:
                              "this dataset is not the one the run was trained on") from None
 
 
+def split_file_of(run: str | Path) -> Path:
+    """A run's saved split: `run` is its folder or the split.csv itself."""
+    path = Path(run)
+    path = path / "split.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise TrivisionError(f"{run}: no saved split (split_from takes a run folder or its split.csv)")
+    return path
+
+
 def split_beside(weights: str | Path) -> Path:
     """The split.csv of the run that made `weights` (a run folder, or a file inside one)."""
     where = Path(weights)

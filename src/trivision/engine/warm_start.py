@@ -2,7 +2,9 @@
 training a model on a few classes from one trained on many others.
 
 Every tensor of the starting model whose name and shape fit the new one is copied, except the classifier's
-when the two models know different classes; the rest keep the values they were created with. Starting
+when the two models know different classes: then, if every new class is one of the starting model's, its
+rows for those classes are copied (a model on a few classes starts as the many-class model restricted to
+them); otherwise the classifier keeps the values it was created with, as do tensors that do not fit. Starting
 weights with a split.csv beside them (a run folder) are checked never to have trained on this run's
 validation or test images; for others (a shipped model, a bare file) that is the user's to know.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from trivision.data.splits import check_held_out, split_beside
@@ -26,10 +29,14 @@ def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str,
     split_file = split_beside(cfg.init)
     if Path(cfg.init).exists() and split_file.exists():
         check_held_out(split_file, split_paths, f"the starting model {cfg.init}")
-    own = model.state_dict()
+    own, theirs = model.state_dict(), start.model.state_dict()
     skip = _class_tensors(cfg, len(classes)) if start.classes != list(classes) else set()
-    fitting = {k: v for k, v in start.model.state_dict().items()
-               if k in own and k not in skip and own[k].shape == v.shape}
+    fitting = {k: v for k, v in theirs.items() if k in own and k not in skip and own[k].shape == v.shape}
+    if skip and set(classes) <= set(start.classes):
+        rows = torch.tensor([start.classes.index(c) for c in classes])
+        fitting.update({k: theirs[k][rows] for k in skip
+                        if k in theirs and theirs[k].shape[1:] == own[k].shape[1:]
+                        and len(theirs[k]) == len(start.classes)})
     if not fitting:
         raise TrivisionError(f"init {cfg.init}: none of its weights fit this model (another backbone?)")
     model.load_state_dict(fitting, strict=False)
