@@ -17,11 +17,13 @@ import torch
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split
 from trivision.engine.checkpoint import load_weights, save_state
+from trivision.engine.warm_start import init_chain
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import choose_tta, evaluate
 from trivision.inference import TEST_TIME, load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.cars import CarsTask
+from shipping import training_chain  # scripts/shipping.py
 
 
 FLAGGED = {"model", "backbone", "classes", "image_size", "seed", "init"}
@@ -39,31 +41,56 @@ def train_command(cfg: dict) -> str:
     return "trivision train cars " + " ".join(flags)
 
 
+def split_line(cfg: dict) -> str:
+    val, test = cfg["val_fraction"], cfg["test_fraction"]
+    line = f"split {100 * (1 - val - test):.0f}% train / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified"
+    if cfg.get("split_from"):  # the split of an earlier run of the chain, so no run before saw these test images
+        theirs = tomllib.loads((Path(cfg["split_from"]) / "config.toml").read_text())
+        return (f"the saved split of `{cfg['split_from']}` for these classes (its {line.split(' ', 1)[1]}, seed "
+                f"{theirs['seed']}, over class ids {theirs['classes']}), so that run's held-out images stay held out")
+    return f"{line}, seed {cfg['seed']}"
+
+
+def phases_line(cfg: dict) -> str:
+    """How this run trained: the lab's two phases, or only the second (its start had the first)."""
+    ran = [p for p in cfg["phases"] if p["epochs"]]
+    lrs = ", then ".join(f"{p['lr']:g}" for p in ran)
+    if len(ran) == 2:
+        text = ("Two phases, as the lab: the backbone frozen (its features cached for "
+                f"{cfg['cached_views']} augmented views), then every layer")
+    else:
+        text = f"One phase: {'the backbone frozen' if ran[0]['freeze_backbone'] else 'every layer'}"
+    return (f"{text}; {cfg['optimizer'].capitalize()} {lrs}, {cfg['schedule']} decay; the lab's augmentation. The lab's "
+            "learning rates were 1e-4, then 1e-5: in short trials the L2-normalised head barely moved at 1e-4;\n"
+            "  these were chosen on the validation split.")
+
+
 def main(name: str, run: str) -> None:
     run_dir = Path(run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     history = read_history(run_dir / "history.csv")
     minutes = training_seconds(history) / 60
     tta, val = choose_tta("cars", run)
+    results = {t: evaluate("cars", run=run, tta=t) for t in TEST_TIME}
+    chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights it may name are replaced
     state, meta = load_weights(run_dir / "model.safetensors")
     save_state(WEIGHTS_DIR / f"{name}.safetensors", state, {**meta, "tta": tta})
-    results = {t: evaluate("cars", run=run, model=name, tta=t) for t in TEST_TIME}
     result = results[tta]
     loaded = load_model(name)
-    command = train_command(cfg)
-    start, commands = f"an ImageNet-pretrained {cfg['backbone']} backbone", f"      {command}"
-    if cfg.get("init"):  # started from a run on other classes: its command first, and its time
-        first = tomllib.loads((Path(cfg["init"]) / "config.toml").read_text())
-        first_minutes = training_seconds(read_history(Path(cfg["init"]) / "history.csv")) / 60
-        start = (f"a {cfg['backbone']} backbone (ImageNet-pretrained) and projection fine-tuned first on class ids "
-                 f"{first['classes']}, none of this model's classes ({first_minutes:.0f} min, {first['threads']} thread(s))")
-        commands = f"      {train_command(first)} --output-dir {cfg['init']}\n{commands}"
+    earlier, first = init_chain(cfg)
+    earlier_minutes = sum(training_seconds(read_history(r / "history.csv")) for r in earlier) / 60
+    start = f"an ImageNet-pretrained {cfg['backbone']} backbone"
+    if cfg.get("init"):
+        before = [f"{earlier_minutes:.0f} min in the runs before this one"] if earlier else []
+        before += ["the training of the shipped start"] if first else []
+        start += (f", trained by the chain of runs below, each started from the one before "
+                  f"({' plus '.join(before)})")
     val_n = list(read_split(run_dir / "split.csv").values()).count("val")
     kept = (f"the final epoch's (`keep = last`: with {val_n} validation images, the best of {len(history)} epochs "
             "on them would be chosen by noise)" if cfg.get("keep") == "last"
             else "those of the epoch with the best validation accuracy")
     per_phase = "\n".join((run_dir / f"results-{p['name']}.md").read_text().split("\n", 2)[2]
-                          for p in cfg["phases"])
+                          for p in cfg["phases"] if p["epochs"])
     card = f"""# {name}
 
 Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars classes (class ids
@@ -74,18 +101,15 @@ Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars class
 {params_table([(name, param_counts(loaded.model))])}
 ## Training
 - Data: `stanford-cars` (cropped to the car, red/blue corrected), class ids {cfg['classes']},
-  split 70% train / 10% validation / 20% test, stratified, seed {cfg['seed']}.
-- Two phases, as the lab: the backbone frozen (its features cached for 4 augmented views), then
-  every layer; Adam, cosine decay; the lab's augmentation. Learning rates differ from the lab's
-  (1e-4, then 1e-5): in short trials the L2-normalised head barely moved at 1e-4; these were
-  chosen on the validation split.
+  {split_line(cfg)}.
+- {phases_line(cfg)}
 - Weights shipped: {kept}.
 - Test-time augmentation: {TTA_LINE[tta]} (`tta = {tta}` in the weights' metadata; `--tta` overrides),
   {f"chosen on the validation split (top-1 {', '.join(f'{t} {100 * v:.2f}%' for t, v in val.items())})"
    if val else "as the run has no validation split to choose on"}.
-- Commands:
+- Commands:{chain_start}
 
-{commands}
+{chr(10).join(f"      {c}" for c in chain)}
 
 ## Results on held-out test images (`trivision evaluate cars --run RUN`)
 

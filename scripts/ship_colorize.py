@@ -15,7 +15,6 @@ photos, for comparison.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tomllib
 from collections.abc import Callable
 from datetime import date
@@ -43,6 +42,7 @@ from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
 from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights
+from shipping import training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TEMPERATURES = (0.2, 0.38, 0.6, 1.0)
@@ -56,32 +56,6 @@ def train_command(cfg: dict) -> str:
     flags = [f"--data {cfg['data']}", f"--seed {cfg['seed']}"] + ([f"--init {cfg['init']}"] if cfg.get("init") else [])
     flags += set_flags(cfg, to_dict(ColorizeTask().default_config()), RUN_ONLY | {"seed", "init"})
     return "trivision train colorize " + " ".join(flags)
-
-
-def training_chain(cfg: dict, run_dir: Path) -> tuple[list[str], str]:
-    """The commands that make this run, earliest first, and a sentence on where the chain starts. A run
-    started from a run folder (--init) follows that run's own command; one started from a shipped model
-    names that model's weights in git, since shipping this one replaces them, and that model's card's commands."""
-    commands, start, data = [f"{train_command(cfg)} --output-dir {run_dir}"], "", [cfg["data"]]
-    while cfg.get("init") and (Path(cfg["init"]) / "config.toml").exists():
-        run_dir = Path(cfg["init"])
-        cfg = tomllib.loads((run_dir / "config.toml").read_text())
-        commands.insert(0, f"{train_command(cfg)} --output-dir {run_dir}")
-        data.append(cfg["data"])
-    if len(set(data)) > 1:
-        start = f" Each run starts from the one before; they learn from {', '.join(dict.fromkeys(reversed(data)))}."
-    shipped = WEIGHTS_DIR / f"{cfg.get('init')}.safetensors"
-    if cfg.get("init") and shipped.exists():
-        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(shipped)], capture_output=True,
-                                text=True, cwd=WEIGHTS_DIR).stdout.strip() or "HEAD"
-        frozen = f"{cfg['init']}-{commit}.safetensors"
-        card = shipped.with_suffix(".md").read_text() if shipped.with_suffix(".md").exists() else ""
-        earlier = [line.strip() for line in card.splitlines() if line.startswith("      trivision train ")]
-        commands = ([*earlier, f"git show {commit}:src/trivision/weights/{shipped.name} > {frozen}"]
-                    + [c.replace(f"--init {cfg['init']} ", f"--init {frozen} ", 1) for c in commands])
-        start += (f" The first starts from the weights shipped as `{cfg['init']}` at commit {commit} (made by the first "
-                 f"command{'s' if len(earlier) > 1 else ''} below, from that model's card).")
-    return commands, start
 
 
 def row(label: str, r: dict) -> str:
@@ -124,7 +98,7 @@ def main() -> None:
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     minutes = training_seconds(read_history(run_dir / "history.csv")) / 60
     _, meta = load_weights(run_dir / "model.safetensors")
-    chain, chain_start = training_chain(cfg, run_dir)  # before the weights and card it may name are replaced
+    chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights and card it may name are replaced
 
     train = run_test_split(run_dir, "colorize", "train")
 

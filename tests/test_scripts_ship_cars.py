@@ -49,3 +49,21 @@ def test_the_weights_carry_their_tta_and_the_card_shows_both(cars_run, tmp_path,
     assert f"| {meta['tta']} (shipped) | 8 |" in card and "chosen on the validation split (top-1 none " in card
     assert card.count(" | 8 | ") == 2  # a test row with and without it
 
+
+
+def test_a_run_started_from_another_lists_both_commands_and_runs_one_phase(cars_run, cars_dir, tmp_path, monkeypatch):
+    from conftest import cli
+    from test_cars import train_args
+    child = tmp_path / "child"
+    code, _, err = cli(*train_args(cars_dir, child, "--classes", "2,4", "--init", str(cars_run),
+                                   "--set", f"split_from={cars_run}", "--set", "phases.0.epochs=0"))
+    assert code == 0, err
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(ship_cars, "WEIGHTS_DIR", tmp_path)
+    ship_cars.main("cars-child", str(child))
+    card = (tmp_path / "cars-child.md").read_text()
+    first, second = [line.strip() for line in card.splitlines() if line.startswith("      trivision train cars")]
+    assert first.endswith(f"--output-dir {cars_run}") and f"--init {cars_run} " in second
+    assert "min in the runs before this one)" in card and "- One phase: every layer; Adam" in card
+    assert "| frozen |" not in card and "| finetune |" in card
+    assert f"the saved split of `{cars_run}` for these classes" in card

@@ -10,6 +10,7 @@ validation or test images; for others (a shipped model, a bare file) that is the
 """
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import torch
@@ -46,6 +47,16 @@ def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str,
             + (f" (new: {', '.join(fresh)})" if fresh else "")
             + (f"; note: it was trained on {view[0]}px inputs with frame_crop {view[1]:g}, this run uses "
                f"{cfg.image_size}px with frame_crop {cfg.frame_crop:g}" if view != (cfg.image_size, cfg.frame_crop) else ""))
+
+
+def init_chain(cfg: dict) -> tuple[list[Path], str]:
+    """The run folders a run (its config.toml as a dict) started from, nearest first, following each one's
+    own init; and the start of the chain that is not a run folder (a shipped name, a file; '' for none)."""
+    runs = []
+    while cfg.get("init") and (Path(cfg["init"]) / "config.toml").exists():
+        runs.append(Path(cfg["init"]))
+        cfg = tomllib.loads((runs[-1] / "config.toml").read_text())
+    return runs, cfg.get("init") or ""
 
 
 def _class_tensors(cfg, num_classes: int) -> set[str]:

@@ -1,0 +1,36 @@
+"""What the ship scripts share: the chain of training commands behind a shipped model."""
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from trivision.engine.warm_start import init_chain
+from trivision.models.registry import WEIGHTS_DIR
+
+
+def training_chain(cfg: dict, run_dir: Path, train_command: Callable[[dict], str]) -> tuple[list[str], str]:
+    """The commands that make this run, earliest first, and a sentence on where the chain starts. A run
+    started from a run folder (--init) follows that run's own command; one started from a shipped model
+    names that model's weights in git, since shipping this one replaces them, and that model's card's commands."""
+    commands, start, data = [f"{train_command(cfg)} --output-dir {run_dir}"], "", [cfg["data"]]
+    runs, first = init_chain(cfg)
+    for run_dir in runs:
+        cfg = tomllib.loads((run_dir / "config.toml").read_text())
+        commands.insert(0, f"{train_command(cfg)} --output-dir {run_dir}")
+        data.append(cfg["data"])
+    if len(set(data)) > 1:
+        start = f" Each run starts from the one before; they learn from {', '.join(dict.fromkeys(reversed(data)))}."
+    shipped = WEIGHTS_DIR / f"{first}.safetensors"
+    if first and shipped.exists():
+        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(shipped)], capture_output=True,
+                                text=True, cwd=WEIGHTS_DIR).stdout.strip() or "HEAD"
+        frozen = f"{first}-{commit}.safetensors"
+        card = shipped.with_suffix(".md").read_text() if shipped.with_suffix(".md").exists() else ""
+        earlier = [line.strip() for line in card.splitlines() if line.startswith("      trivision train ")]
+        commands = ([*earlier, f"git show {commit}:src/trivision/weights/{shipped.name} > {frozen}"]
+                    + [c.replace(f"--init {first} ", f"--init {frozen} ", 1) for c in commands])
+        start += (f" The first starts from the weights shipped as `{first}` at commit {commit} (made by the first "
+                 f"command{'s' if len(earlier) > 1 else ''} below, from that model's card).")
+    return commands, start

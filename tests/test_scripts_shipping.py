@@ -1,0 +1,36 @@
+"""scripts/shipping.py: the chain of training commands behind a shipped model, from the shipped start."""
+from __future__ import annotations
+
+import shlex
+import sys
+
+from conftest import REPO, task_config
+
+from trivision.config import TrainConfig, save_config, to_dict
+from trivision.tasks.colorize import ColorizeTask
+
+sys.path.insert(0, str(REPO / "scripts"))
+import ship_colorize
+from shipping import training_chain
+
+
+def _colorize(**changes) -> TrainConfig:
+    return task_config(ColorizeTask(), **changes)
+
+
+def test_a_chain_of_runs_lists_every_command_from_the_shipped_start(tmp_path):
+    first, last = tmp_path / "cars", tmp_path / "imagenet"
+    for run, cfg in ((first, _colorize(data="cars", init="colorize-koala")), (last, _colorize(data="imagenet", init=str(first)))):
+        run.mkdir()
+        save_config(cfg, run / "config.toml")
+    commands, start = training_chain(to_dict(_colorize(data="imagenet", init=str(first))), last,
+                                     ship_colorize.train_command)
+    *earlier, show, cars, imagenet = commands
+    assert earlier and all(c.startswith("trivision train colorize") for c in earlier)  # the shipped card's
+    assert show.startswith("git show ") and show.endswith("src/trivision/weights/colorize-koala.safetensors > "
+                                                          + show.split(" > ")[1])
+    frozen = show.split(" > ")[1]
+    assert f"--init {frozen} " in cars and cars.endswith(f"--output-dir {first}")
+    assert f"--init {first} " in imagenet and imagenet.endswith(f"--output-dir {last}")
+    assert shlex.split(cars)[shlex.split(cars).index("--data") + 1] == "cars"
+    assert "learn from cars, imagenet" in start and "colorize-koala" in start
