@@ -47,7 +47,8 @@ def split_line(cfg: dict) -> str:
     if cfg.get("split_from"):  # the split of an earlier run of the chain, so no run before saw these test images
         theirs = tomllib.loads((Path(cfg["split_from"]) / "config.toml").read_text())
         return (f"the saved split of `{cfg['split_from']}` for these classes (its {line.split(' ', 1)[1]}, seed "
-                f"{theirs['seed']}, over class ids {theirs['classes']}), so that run's held-out images stay held out")
+                f"{theirs['seed']}, over class ids {theirs['classes']}: the split every run with those settings "
+                "saves), so the held-out images of a start trained that way stay held out")
     return f"{line}, seed {cfg['seed']}"
 
 

@@ -161,6 +161,7 @@ def test_a_few_classes_keep_the_split_of_the_run_they_start_from(cars_run, cars_
     code, out, err = cli(*train_args(cars_dir, run, "--classes", "2,4", "--seed", "7", "--init", str(cars_run),
                                      "--set", f"split_from={cars_run}"))
     assert code == 0, err
+    assert f"(the saved split of {cars_run});" in out
     start, ours = read_split(cars_run / "split.csv"), read_split(run / "split.csv")
     assert len(ours) == 20 and all(start[path] == s for path, s in ours.items())  # seed 7 changes nothing
 

@@ -80,7 +80,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     if train_data is None:
         raise TrivisionError("the training split is empty: the dataset is too small for the split fractions")
     log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(test_data or [])} test "
-        f"({cfg.split} split, seed {cfg.seed}); run folder {run_dir}")
+        f"({f'the saved split of {cfg.split_from}' if cfg.split_from else f'{cfg.split} split, seed {cfg.seed}'}); "
+        f"run folder {run_dir}")
 
     trainable = task  # what the engine trains on: the task, or the task taught by a teacher (its loss)
     if cfg.teacher:
