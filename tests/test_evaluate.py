@@ -13,7 +13,7 @@ import trivision.evaluate as ev
 def test_tta_is_chosen_on_validation_and_only_when_strictly_better(monkeypatch, task, key, val_score, chosen):
     asked = []
 
-    def fake_evaluate(task_name, run, tta, which, framing):
+    def fake_evaluate(task_name, run, model, tta, which, framing):
         asked.append((task_name, which))
         return {key: val_score[tta]}
     monkeypatch.setattr(ev.splits, "read_split", lambda path: {"a.jpg": "train", "b.jpg": "val"})

@@ -16,6 +16,7 @@ from trivision.inference import TEST_TIME, load_model
 from trivision.tasks import get_task
 
 DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
+SCORE = {"gender": "accuracy", "cars": "top1"}  # what a setting is chosen by
 
 
 def run_test_split(run_dir: Path, task_name: str, which: str = "test"):
@@ -90,12 +91,13 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     return result
 
 
-def choose_tta(task_name: str, run: str) -> tuple[str, dict[str, float]]:
-    """The test-time augmentation with the best score (cars top-1, gender accuracy) on a run's validation
-    split: none unless another is strictly better, none when the run has no validation split; and each
-    one's validation score. The test split is not read."""
+def choose_tta(task_name: str, run: str, model: str | None = None) -> tuple[str, dict[str, float]]:
+    """The test-time augmentation with the best score (SCORE: cars top-1, gender accuracy) on a run's
+    validation split, for the run's weights or `model`: none unless another is strictly better, none when
+    the run has no validation split; and each one's validation score. The test split is not read."""
     if "val" not in splits.read_split(Path(run) / "split.csv").values():
         return "none", {}
-    key = "top1" if task_name == "cars" else "accuracy"
-    val = {tta: evaluate(task_name, run=run, tta=tta, which="val", framing="as-is")[key] for tta in TEST_TIME}
+    key = SCORE[task_name]
+    val = {tta: evaluate(task_name, run=run, model=model, tta=tta, which="val", framing="as-is")[key]
+           for tta in TEST_TIME}
     return max(TEST_TIME, key=lambda tta: (val[tta], tta == "none")), val

@@ -135,5 +135,6 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         "model": cfg.model, "task": task.name, "classes": classes, "class_names": task.class_names(ds, classes),
         "image_size": cfg.image_size, "frame_crop": cfg.frame_crop,
         "dropout": cfg.dropout, "backbone": cfg.backbone, "loss": cfg.loss, "split": cfg.split, "seed": cfg.seed,
-        **({"init": cfg.init} if cfg.init else {})})
+        "val_fraction": cfg.val_fraction, "test_fraction": cfg.test_fraction,
+        **({"split_from": cfg.split_from} if cfg.split_from else {}), **({"init": cfg.init} if cfg.init else {})})
     return summary

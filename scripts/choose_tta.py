@@ -1,0 +1,73 @@
+"""Choose the test-time augmentation of shipped weights on the validation split they were trained with,
+write the choice into the weights and the measurement into the model card.
+
+    python scripts/choose_tta.py NAME RUN
+
+For weights shipped before the choice existed (the ship scripts now make it). RUN is any run folder that
+saved the split NAME was trained on: the same dataset, classes, protocol, seed and fractions; a seeded
+split is the same in every run with those settings (e.g. one started with the card's command). That is
+checked against the weights' metadata. The test split is read only to report the chosen setting's score
+beside the other's, after the choice.
+"""
+from __future__ import annotations
+
+import sys
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from trivision.data.datasets import read_dataset
+from trivision.engine.checkpoint import load_weights, save_state
+from trivision.errors import TrivisionError
+from trivision.evaluate import SCORE, choose_tta, evaluate
+from trivision.inference import TEST_TIME
+from trivision.models.registry import WEIGHTS_DIR
+from trivision.tasks import get_task
+
+SECTION = "\n## Test-time augmentation\n"
+
+
+def check_same_split(meta: dict, run: Path) -> None:
+    """Refuse a run whose saved split is not the one the weights were trained with."""
+    cfg = tomllib.loads((run / "config.toml").read_text())
+    want = {"split": meta["split"], "seed": meta["seed"], "split_from": meta.get("split_from", ""),
+            "val_fraction": meta.get("val_fraction", 0.1), "test_fraction": meta.get("test_fraction", 0.2)}
+    got = {k: cfg.get(k, "") for k in want}
+    if got != want:
+        raise TrivisionError(f"{run}: its split settings {got} are not those of the weights {want}")
+    task = get_task(meta["task"])
+    classes = task.classes(task.select(read_dataset(cfg["data"], task.label_column), cfg.get("classes", "")))
+    if classes != meta["classes"] or cfg.get("limit"):
+        raise TrivisionError(f"{run}: not the weights' dataset rows (another class list, or --limit)")
+
+
+def main(name: str, run: str) -> None:
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    state, meta = load_weights(path)
+    check_same_split(meta, Path(run))
+    task, key = meta["task"], SCORE[meta["task"]]
+    tta, val = choose_tta(task, run, model=str(path))
+    if not val:
+        raise TrivisionError(f"{run}: no validation split to choose on")
+    test = {t: evaluate(task, run=run, model=str(path), tta=t, framing="as-is") for t in TEST_TIME}
+    save_state(path, state, {**meta, "tta": tta})
+    n_val = evaluate(task, run=run, model=str(path), which="val", framing="as-is")["n"]
+    rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | {100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |"
+                     for t in TEST_TIME)
+    section = (f"{SECTION}\nChosen on the {n_val} validation images (`python scripts/choose_tta.py {name} RUN`, RUN a\n"
+               f"run folder with this model's split; {date.today()}): `hflip` is the mean of a photo's and its mirror\n"
+               f"image's class probabilities, at twice the inference. The weights carry `tta = {tta}`;\n"
+               "`--tta none|hflip` overrides. The test column was read after the choice.\n\n"
+               f"| test-time augmentation | validation {key} | test {key} ({test[tta]['n']} images) |\n|---|---:|---:|\n{rows}\n")
+    card = WEIGHTS_DIR / f"{name}.md"
+    card.write_text(card.read_text().split(SECTION)[0].rstrip("\n") + "\n" + section)
+    print(f"{name}: tta = {tta} (validation {', '.join(f'{t} {v:.4f}' for t, v in val.items())})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    try:
+        main(*sys.argv[1:])
+    except TrivisionError as e:
+        sys.exit(f"error: {e}")

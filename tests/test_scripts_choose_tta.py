@@ -1,0 +1,43 @@
+"""scripts/choose_tta.py: shipped weights get the test-time augmentation their validation split prefers,
+only from a run with their split, and the card records it once."""
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+from conftest import REPO, cli
+from test_cars import cars_dir, cars_run, train_args  # noqa: F401 (fixtures: a toy cars run)
+
+from trivision.engine.checkpoint import load_weights
+from trivision.errors import TrivisionError
+
+sys.path.insert(0, str(REPO / "scripts"))
+import choose_tta
+
+
+@pytest.fixture
+def shipped(cars_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(choose_tta, "WEIGHTS_DIR", tmp_path)
+    shutil.copyfile(cars_run / "model.safetensors", tmp_path / "cars-toy.safetensors")
+    (tmp_path / "cars-toy.md").write_text("# cars-toy\n\nThe card.\n")
+    return tmp_path
+
+
+def test_the_choice_goes_into_the_weights_and_once_into_the_card(shipped, cars_run):
+    choose_tta.main("cars-toy", str(cars_run))
+    choose_tta.main("cars-toy", str(cars_run))  # again: the section is replaced, not added
+    _, meta = load_weights(shipped / "cars-toy.safetensors")
+    card = (shipped / "cars-toy.md").read_text()
+    assert meta["tta"] in ("none", "hflip") and card.startswith("# cars-toy\n\nThe card.\n")
+    assert card.count("## Test-time augmentation") == 1 and f"| {meta['tta']} (shipped) |" in card
+    assert f"carry `tta = {meta['tta']}`" in card and "test top1 (8 images)" in card
+
+
+def test_a_run_with_another_split_is_refused(shipped, cars_dir, tmp_path):
+    other = tmp_path / "seed3"
+    code, _, err = cli(*train_args(cars_dir, other, "--seed", "3"))
+    assert code == 0, err
+    with pytest.raises(TrivisionError, match="split settings"):
+        choose_tta.main("cars-toy", str(other))
+    assert "tta" not in load_weights(shipped / "cars-toy.safetensors")[1]
