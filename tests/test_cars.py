@@ -248,6 +248,14 @@ def test_train_class_spec_errors(cars_dir, tmp_path, spec, message):
     assert_one_error_line(err, message)
 
 
+def test_no_epochs_at_all_is_named(cars_dir, tmp_path):
+    code, _, err = cli(*train_args(cars_dir, tmp_path / "none", "--set", "phases.0.epochs=0",
+                                   "--set", "phases.1.epochs=0"))
+    assert code != 0
+    assert_one_error_line(err, "every phase has 0 epochs")
+    assert not (tmp_path / "none").exists()
+
+
 def test_train_flag_errors(cars_dir, tmp_path):
     code, _, err = cli(*train_args(cars_dir, tmp_path / "r", "--epochs", "3"))
     assert code == 2

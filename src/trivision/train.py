@@ -38,6 +38,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         raise TrivisionError(f"model '{cfg.model}' is for task '{model_info(cfg.model).task}', not '{task.name}'")
     if not cfg.data:
         raise TrivisionError("no training data: pass --data DIR")
+    if not any(phase.epochs > 0 for phase in cfg.phases):
+        raise TrivisionError("every phase has 0 epochs: nothing to train (set --epochs or phases.N.epochs)")
     if not 0 < cfg.frame_crop <= 1:
         raise TrivisionError(f"frame_crop must be in (0, 1] (the share of the frame the model sees), got {cfg.frame_crop}")
     run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
