@@ -46,6 +46,7 @@ def main(name: str, run: str) -> None:
     state, meta = load_weights(path)
     check_same_split(meta, Path(run))
     task, key = meta["task"], SCORE[meta["task"]]
+    val_f, test_f = meta.get("val_fraction", 0.1), meta.get("test_fraction", 0.2)
     tta, val = choose_tta(task, run, model=str(path))
     if not val:
         raise TrivisionError(f"{run}: no validation split to choose on")
@@ -54,8 +55,10 @@ def main(name: str, run: str) -> None:
     n_val = evaluate(task, run=run, model=str(path), which="val", framing="as-is")["n"]
     rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | {100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |"
                      for t in TEST_TIME)
+    fractions = f"{100 * (1 - val_f - test_f):.0f}/{100 * val_f:.0f}/{100 * test_f:.0f}"
     section = (f"{SECTION}\nChosen on the {n_val} validation images (`python scripts/choose_tta.py {name} RUN`, RUN a\n"
-               f"run folder with this model's split; {date.today()}): `hflip` is the mean of a photo's and its mirror\n"
+               f"run folder that saved this model's split: {meta['split']} split, seed {meta['seed']}, {fractions}; "
+               f"{date.today()}):\n`hflip` is the mean of a photo's and its mirror\n"
                f"image's class probabilities, at twice the inference. The weights carry `tta = {tta}`;\n"
                "`--tta none|hflip` overrides. The test column was read after the choice.\n\n"
                f"| test-time augmentation | validation {key} | test {key} ({test[tta]['n']} images) |\n|---|---:|---:|\n{rows}\n")
