@@ -4,7 +4,8 @@
 
 SHIPPED_RUN provides the weights; every run (the shipped one first) gets a row in the card's results
 table with its split protocol, epochs, training time and the exact command that made it. Every
-number in the card is measured here by `trivision.evaluate` on the runs' saved test splits.
+number in the card is measured here by `trivision.evaluate` on the runs' saved test splits. The
+test-time augmentation is chosen on SHIPPED_RUN's validation split, when it has one (scripts/choose_tta.py).
 """
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from pathlib import Path
 import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
+from trivision.data.splits import read_split
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.gender import GenderTask
+import choose_tta  # scripts/choose_tta.py: the test-time augmentation, chosen on validation
 
 
 def run_facts(run: Path) -> dict:
@@ -152,6 +155,8 @@ anything about a person. LFW is mostly adult public figures photographed by the 
 expect lower accuracy on children, other photo sources and under-represented groups.
 """
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
+    if "val" in read_split(Path(shipped_run) / "split.csv").values():  # nothing to choose on under 80/20
+        choose_tta.main(name, shipped_run)
     print(f"shipped {name}: {WEIGHTS_DIR / (name + '.safetensors')}, card {WEIGHTS_DIR / (name + '.md')}")
 
 

@@ -49,3 +49,22 @@ def test_split_line_follows_the_run():
         "70% train / 10% validation / 20% test, stratified, seed 0; the epoch of best validation accuracy is kept")
     lab = ship_gender.split_line(to_dict(TrainConfig(val_fraction=0.0, keep="last", seed=1)))
     assert lab.startswith("80% train / 20% test (the lab's protocol") and lab.endswith("seed 1; the last epoch's weights are kept")
+
+
+def test_shipping_writes_weights_a_card_and_the_tta_chosen_on_validation(toy_dir, tmp_path, monkeypatch):
+    from conftest import cli
+    from test_cli import train_args
+
+    import choose_tta
+    import trivision.models.registry as registry
+    from trivision.engine.checkpoint import load_weights
+    run = tmp_path / "run"
+    code, _, err = cli(*train_args(toy_dir, run))
+    assert code == 0, err
+    for module in (registry, ship_gender, choose_tta):
+        monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path)
+    ship_gender.main("gender-tiny", str(run))
+    _, meta = load_weights(tmp_path / "gender-tiny.safetensors")
+    card = (tmp_path / "gender-tiny.md").read_text()
+    assert card.startswith("# gender-tiny") and card.count("## Test-time augmentation") == 1
+    assert meta["tta"] in ("none", "hflip") and f"| {meta['tta']} (shipped) |" in card
