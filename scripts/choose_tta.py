@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from trivision.data.datasets import read_dataset
+from trivision.data.splits import read_split
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.errors import TrivisionError
 from trivision.evaluate import SCORE, choose_tta, evaluate
@@ -52,7 +53,7 @@ def main(name: str, run: str) -> None:
         raise TrivisionError(f"{run}: no validation split to choose on")
     test = {t: evaluate(task, run=run, model=str(path), tta=t, framing="as-is") for t in TEST_TIME}
     save_state(path, state, {**meta, "tta": tta})
-    n_val = evaluate(task, run=run, model=str(path), which="val", framing="as-is")["n"]
+    n_val = list(read_split(Path(run) / "split.csv").values()).count("val")  # the run's rows only (checked)
     rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | {100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |"
                      for t in TEST_TIME)
     fractions = f"{100 * (1 - val_f - test_f):.0f}/{100 * val_f:.0f}/{100 * test_f:.0f}"

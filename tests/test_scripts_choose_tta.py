@@ -32,6 +32,7 @@ def test_the_choice_goes_into_the_weights_and_once_into_the_card(shipped, cars_r
     assert meta["tta"] in ("none", "hflip") and card.startswith("# cars-toy\n\nThe card.\n")
     assert card.count("## Test-time augmentation") == 1 and f"| {meta['tta']} (shipped) |" in card
     assert f"carry `tta = {meta['tta']}`" in card and "test top1 (8 images)" in card
+    assert "Chosen on the 4 validation images" in card
 
 
 def test_a_run_with_another_split_is_refused(shipped, cars_dir, tmp_path):
