@@ -16,6 +16,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
+from trivision.config import TrainConfig
 from trivision.data.datasets import read_dataset
 from trivision.data.splits import read_split
 from trivision.engine.checkpoint import load_weights, save_state
@@ -26,13 +27,15 @@ from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
 
 SECTION = "\n## Test-time augmentation\n"
+DEFAULT = TrainConfig()  # weights written before they recorded their split fractions used the defaults
 
 
 def check_same_split(meta: dict, run: Path) -> None:
     """Refuse a run whose saved split is not the one the weights were trained with."""
     cfg = tomllib.loads((run / "config.toml").read_text())
     want = {"split": meta["split"], "seed": meta["seed"], "split_from": meta.get("split_from", ""),
-            "val_fraction": meta.get("val_fraction", 0.1), "test_fraction": meta.get("test_fraction", 0.2)}
+            "val_fraction": meta.get("val_fraction", DEFAULT.val_fraction),
+            "test_fraction": meta.get("test_fraction", DEFAULT.test_fraction)}
     got = {k: cfg.get(k, "") for k in want}
     if got != want:
         raise TrivisionError(f"{run}: its split settings {got} are not those of the weights {want}")
@@ -47,7 +50,7 @@ def main(name: str, run: str) -> None:
     state, meta = load_weights(path)
     check_same_split(meta, Path(run))
     task, key = meta["task"], SCORE[meta["task"]]
-    val_f, test_f = meta.get("val_fraction", 0.1), meta.get("test_fraction", 0.2)
+    val_f, test_f = meta.get("val_fraction", DEFAULT.val_fraction), meta.get("test_fraction", DEFAULT.test_fraction)
     tta, val = choose_tta(task, run, model=str(path))
     if not val:
         raise TrivisionError(f"{run}: no validation split to choose on")

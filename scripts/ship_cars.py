@@ -43,13 +43,13 @@ def train_command(cfg: dict) -> str:
 
 def split_line(cfg: dict) -> str:
     val, test = cfg["val_fraction"], cfg["test_fraction"]
-    line = f"split {100 * (1 - val - test):.0f}% train / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified"
+    shares = f"{100 * (1 - val - test):.0f}% train / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified"
     if cfg.get("split_from"):  # the split of an earlier run of the chain, so no run before saw these test images
         theirs = tomllib.loads((Path(cfg["split_from"]) / "config.toml").read_text())
-        return (f"the saved split of `{cfg['split_from']}` for these classes (its {line.split(' ', 1)[1]}, seed "
+        return (f"the saved split of `{cfg['split_from']}` for these classes (its {shares}, seed "
                 f"{theirs['seed']}, over class ids {theirs['classes']}: the split every run with those settings "
                 "saves), so the held-out images of a start trained that way stay held out")
-    return f"{line}, seed {cfg['seed']}"
+    return f"split {shares}, seed {cfg['seed']}"
 
 
 def phases_line(cfg: dict) -> str:
