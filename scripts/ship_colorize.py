@@ -38,6 +38,7 @@ from trivision.engine.report import (
 )
 from trivision.evaluate import run_test_split
 from trivision.inference import LoadedModel, load_model
+from trivision.data.lab import ab_bins
 from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
@@ -64,7 +65,7 @@ def row(label: str, r: dict) -> str:
 
 
 def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: Callable[[], torch.Tensor]) -> LoadedModel:
-    model = create_model("koala", loss="classify", backbone=meta["backbone"], pretrained=False)
+    model = create_model(meta["model"], loss="classify", backbone=meta["backbone"], pretrained=False)
     state = load_checkpoint(run_dir / "checkpoints" / f"{which}.pt")["model"]
     if "bin_weights" not in state:  # checkpoints from before training stored them with the model
         state["bin_weights"] = bin_weights()
@@ -106,7 +107,7 @@ def main() -> None:
     def bin_weights() -> torch.Tensor:
         """The rebalancing weights, as training computed them from the training split."""
         images, _, _ = load_images(train, range(len(train)), cfg["image_size"], desc="rebalancing weights")
-        return rebalancing_weights(images, create_model("koala", loss="classify", pretrained=False).ab_bins)
+        return rebalancing_weights(images, ab_bins())
 
     val = run_test_split(run_dir, "colorize", "val")
     val_photos = [decode_image(val.source(i)) for i in range(len(val))]
@@ -138,9 +139,12 @@ def main() -> None:
     chosen_rows = [row(f"{w}, correction {x:g}, T {y:g}" + (" **(chosen)**" if (w, x, y) == (which, a, t) else ""), r)
                    for w, x, y, r in trials]
     phase = cfg["phases"][0]
+    network = ("the lab's network, `koala`" if meta["model"] == "koala" else
+               f"`{meta['model']}`: the lab's network, `koala`, whose fusion layer also takes the classifier's last "
+               "feature map of the grey photo, upsampled to the encoder's grid")
     card = f"""# {args.name}
 
-Automatic colorization after Deep Koalarization (the lab's network, `koala`): the L channel of a photo in,
+Automatic colorization after Deep Koalarization ({network}): the L channel of a photo in,
 its a*b* out; an encoder, a fusion layer that tiles a frozen ImageNet classifier's ({cfg['backbone']}) 1000
 class probabilities over the encoder's grid, and a decoder. Objective: classification over 261 quantised a*b*
 bins with Zhang et al.'s class rebalancing, instead of the lab's mean squared error, which washes colours

@@ -122,3 +122,29 @@ def test_prior_correction_undoes_the_rebalancing_weights():
     model.prior_correction.fill_(0.0)
     rb = p * model.bin_weights
     assert torch.allclose(model.to_ab(rebalanced)[0, :, 0, 0], (rb / rb.sum()) @ model.ab_bins, atol=1e-4)
+
+
+def test_koala_spatial_adds_the_embedders_feature_map_to_the_fusion():
+    torch.manual_seed(0)
+    plain = create_model("koala", image_size=64, pretrained=False, loss="classify")
+    spatial = create_model("koala-spatial", image_size=64, pretrained=False, loss="classify")
+    assert model_info("koala-spatial").task == "colorize"
+    # the fusion's 1x1 convolution takes MobileNetV2's 1280 feature channels besides the encoder and the classes
+    extra = param_counts(spatial)["trainable"] - param_counts(plain)["trainable"]
+    assert extra == 1280 * 256
+    # the embedder's weights are saved once: its feature part is looked up, not a second registered module
+    assert set(spatial.state_dict()) == set(plain.state_dict())
+    for size in [(64, 64), (32, 48), (40, 24)]:  # any grid, whatever the feature map's rounding
+        assert spatial.eval()(torch.rand(1, 1, *size)).shape == (1, 261, size[0] // 2, size[1] // 2)
+
+
+def test_koala_spatial_features_vary_over_the_grid_where_the_classes_do_not():
+    torch.manual_seed(0)
+    model = create_model("koala-spatial", image_size=64, pretrained=False, loss="classify").eval()
+    light = torch.zeros(1, 1, 128, 128)
+    light[..., :, 64:] = 1.0  # dark left half, bright right half
+    features = model.embed_spatial(light, (16, 16))
+    assert features.shape == (1, 1280, 16, 16)
+    left, right = features[..., :, :4], features[..., :, -4:]
+    # relative: an untrained MobileNetV2 in eval mode gives tiny activations
+    assert (left.mean((-1, -2)) - right.mean((-1, -2))).abs().max() > 0.1 * features.abs().max()

@@ -19,6 +19,7 @@ def _colorize(**changes) -> TrainConfig:
 
 @pytest.mark.parametrize("cfg", [
     _colorize(data="../shared/data/imagenet-samples", warmup_epochs=1.0),
+    _colorize(data="../shared/data/imagenet-samples", model="koala-spatial", warmup_epochs=1.0),
     _colorize(data="../shared/data/stanford-cars", init="colorize-koala", val_fraction=0.05, test_fraction=0.05,
               phases=[Phase("train", 1, 5e-4)]),
     _colorize(data="photos", init="runs/a", seed=3, loss="mse", batch_size=8),

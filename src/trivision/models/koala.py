@@ -8,6 +8,9 @@ lab's 256x256). Output: a*b*, which with the input's L makes the colour photo.
   MobileNetV2 by default, or any torchvision classification network), sees the grey image (L with
   a*b* = 0, as RGB); its 1000 class probabilities are tiled over the encoder's grid and concatenated to
   it, then a 1x1 convolution to 256 (ReLU);
+  `koala-spatial` (not the lab's) also fuses the embedder's last convolutional feature map (backbones.py;
+  MobileNetV2: 1280 channels at 1/32 of the photo), computed on the grey photo at its own size and
+  upsampled to the grid: where things are, not only what the photo shows, from features ImageNet taught;
 - decoder: conv 128, up x2, conv 64, up x2, conv 32, conv 16, then one of two heads:
   - `mse` (the lab's): conv 2 with tanh, up x2 -> a*b*/128 at H x W, trained by mean squared error;
   - `classify`: conv to the 261 a*b* bins (data/lab.py) -> logits at H/2 x W/2, trained by rebalanced
@@ -25,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from trivision.errors import TrivisionError
-from trivision.models.backbones import IMAGENET_MEAN, IMAGENET_STD, cached_weights_file, imagenet_weights
+from trivision.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, cached_weights_file, convolutional_part,
+                                        imagenet_weights)
 from trivision.models.registry import register_model
 
 LOSSES = ("mse", "classify")
@@ -56,7 +60,8 @@ def build_embedder(name: str, pretrained: bool) -> tuple[nn.Module, int, int]:
 
 
 class Koala(nn.Module):
-    def __init__(self, embedder: str = "mobilenet_v2", loss: str = "mse", pretrained: bool = True):
+    def __init__(self, embedder: str = "mobilenet_v2", loss: str = "mse", pretrained: bool = True,
+                 spatial: bool = False):
         super().__init__()
         from trivision.data.lab import ab_bins  # kornia, on use: gender commands never pay for it
         if loss not in LOSSES:
@@ -68,7 +73,9 @@ class Koala(nn.Module):
             c_in = width
         self.encoder = nn.Sequential(*layers)
         self.embedder, self.embed_size, classes = build_embedder(embedder, pretrained)
-        self.fusion = nn.Sequential(nn.Conv2d(256 + classes, 256, 1), nn.ReLU(inplace=True))
+        self.embedder_name, self.spatial = embedder, spatial
+        spatial_channels = self.embedder_features()(torch.zeros(1, 3, 64, 64)).shape[1] if spatial else 0
+        self.fusion = nn.Sequential(nn.Conv2d(256 + classes + spatial_channels, 256, 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(conv(256, 128), nn.Upsample(scale_factor=2), conv(128, 64),
                                      nn.Upsample(scale_factor=2), conv(64, 32), conv(32, 16))
         if loss == "mse":
@@ -98,21 +105,37 @@ class Koala(nn.Module):
         self.embedder.eval()
         return self
 
+    def embedder_features(self) -> nn.Module:
+        """The embedder's convolutional part; looked up, not registered, so its weights are saved once."""
+        return convolutional_part(self.embedder_name, self.embedder)
+
+    @staticmethod
+    def grey_rgb(light: torch.Tensor) -> torch.Tensor:
+        from kornia.color import lab_to_rgb  # kornia, on use
+        return lab_to_rgb(torch.cat([light * 100.0, torch.zeros_like(light), torch.zeros_like(light)], 1))
+
     @torch.no_grad()
     def embed(self, light: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) L/100 -> (N, classes): the embedder's class probabilities for the grey image."""
-        from kornia.color import lab_to_rgb
-        lab = torch.cat([light * 100.0, torch.zeros_like(light), torch.zeros_like(light)], 1)
-        grey = F.interpolate(lab_to_rgb(lab), size=(self.embed_size, self.embed_size), mode="bilinear",
+        grey = F.interpolate(self.grey_rgb(light), size=(self.embed_size, self.embed_size), mode="bilinear",
                              align_corners=False, antialias=True)
         return torch.softmax(self.embedder((grey - self.mean) / self.std), 1)
+
+    @torch.no_grad()
+    def embed_spatial(self, light: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """(N, 1, H, W) L/100 -> (N, C, *grid): the embedder's last feature map of the grey image at its own
+        size, upsampled to the encoder's grid."""
+        features = self.embedder_features()((self.grey_rgb(light) - self.mean) / self.std)
+        return F.interpolate(features, size=grid, mode="bilinear", align_corners=False)
 
     def forward(self, light: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) L/100 -> mse: (N, 2, H, W) a*b*/128; classify: (N, bins, H/2, W/2) logits."""
         features = self.encoder(light)
-        probs = self.embed(light)
-        tiled = probs[:, :, None, None].expand(-1, -1, *features.shape[-2:])
-        return self.head(self.decoder(self.fusion(torch.cat([features, tiled], 1))))
+        grid = features.shape[-2:]
+        fused = [features, self.embed(light)[:, :, None, None].expand(-1, -1, *grid)]
+        if self.spatial:
+            fused.append(self.embed_spatial(light, grid))
+        return self.head(self.decoder(self.fusion(torch.cat(fused, 1))))
 
     def to_ab(self, outputs: torch.Tensor) -> torch.Tensor:
         """The model's outputs -> a*b* in Lab units, (N, 2, h, w) at the outputs' resolution."""
@@ -123,10 +146,20 @@ class Koala(nn.Module):
         return torch.einsum("nqhw,qc->nchw", annealed, self.ab_bins)
 
 
-@register_model("koala", task="colorize", input_size=256)
-def koala(image_size: int = 256, backbone: str | None = None, pretrained: bool = True, loss: str | None = None,
-          **_):
+def build_koala(image_size: int, backbone: str | None, pretrained: bool, loss: str | None, spatial: bool) -> Koala:
     if image_size < 8 or image_size % 8:
         raise TrivisionError(f"koala: image size {image_size} is not a multiple of 8 "
                              "(the encoder halves it three times)")
-    return Koala(backbone or "mobilenet_v2", loss or "mse", pretrained)
+    return Koala(backbone or "mobilenet_v2", loss or "mse", pretrained, spatial)
+
+
+@register_model("koala", task="colorize", input_size=256)
+def koala(image_size: int = 256, backbone: str | None = None, pretrained: bool = True, loss: str | None = None,
+          **_):
+    return build_koala(image_size, backbone, pretrained, loss, spatial=False)
+
+
+@register_model("koala-spatial", task="colorize", input_size=256)
+def koala_spatial(image_size: int = 256, backbone: str | None = None, pretrained: bool = True,
+                  loss: str | None = None, **_):
+    return build_koala(image_size, backbone, pretrained, loss, spatial=True)
