@@ -5,8 +5,8 @@ write the choice into the weights and the measurement into the model card.
 
 For weights shipped before the choice existed (the ship scripts now make it). RUN is any run folder that
 saved the split NAME was trained on: the same dataset, classes, protocol, seed and fractions; a seeded
-split is the same in every run with those settings (e.g. one started with the card's command). That is
-checked against the weights' metadata. The test split is read only to report the chosen setting's score
+split is the same in every run with those settings (e.g. `trivision split TASK` with the card's data,
+classes, seed and fractions). That is checked against the weights' metadata. The test split is read only to report the chosen setting's score
 beside the other's, after the choice.
 """
 from __future__ import annotations

@@ -205,6 +205,29 @@ def test_toy_faces_are_learnable(tmp_path):
     assert max(float(r["train_acc"]) for r in history[:3]) >= 0.9, history
 
 
+# --- split -----------------------------------------------------------------------------------------
+
+def test_split_writes_the_split_a_training_run_makes(run_dir, toy_dir, tmp_path):
+    out_dir = tmp_path / "split-only"
+    code, out, err = cli("split", "gender", "--data", str(toy_dir), "--output-dir", str(out_dir))
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["config.toml", "split.csv"]
+    assert (out_dir / "split.csv").read_text() == (run_dir / "split.csv").read_text()
+    counts = last_json(out)
+    assert counts["train"] + counts["val"] + counts["test"] == 48 and counts["test"] > 0
+    # the folder serves as a run folder: the trained weights scored on the test rows of the same split
+    code, out, err = cli("evaluate", "gender", "--run", str(out_dir), "--weights", str(run_dir), "--framing", "as-is")
+    assert code == 0, err
+    assert last_json(out)["n"] == counts["test"]
+    # another seed, another split; an existing split is never overwritten
+    code, _, err = cli("split", "gender", "--data", str(toy_dir), "--output-dir", str(out_dir), "--seed", "3")
+    assert code == 2
+    assert_one_error_line(err, "already holds a split")
+    code, _, err = cli("split", "gender", "--data", str(toy_dir), "--output-dir", str(tmp_path / "s3"), "--seed", "3")
+    assert code == 0, err
+    assert (tmp_path / "s3" / "split.csv").read_text() != (run_dir / "split.csv").read_text()
+
+
 # --- bad inputs: one clear line on stderr, exit code 2, no traceback ---------------------------------
 
 def _bad_dataset(root: Path, case: str) -> Path:

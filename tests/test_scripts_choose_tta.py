@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from conftest import REPO, cli
-from test_cars import cars_dir, cars_run, train_args  # noqa: F401 (fixtures: a toy cars run)
+from test_cars import cars_dir, cars_run  # noqa: F401 (fixtures: a toy cars run)
 
 from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
@@ -35,10 +35,22 @@ def test_the_choice_goes_into_the_weights_and_once_into_the_card(shipped, cars_r
     assert "Chosen on the 4 validation images" in card
 
 
-def test_a_run_with_another_split_is_refused(shipped, cars_dir, tmp_path):
-    other = tmp_path / "seed3"
-    code, _, err = cli(*train_args(cars_dir, other, "--seed", "3"))
+def split_only(cars_dir, run, *more):
+    """`trivision split` with the toy cars run's settings (test_cars.train_args), plus `more`."""
+    code, _, err = cli("split", "cars", "--data", str(cars_dir), "--classes", "1-4", "--output-dir", str(run), *more)
     assert code == 0, err
+    return run
+
+
+def test_a_split_folder_of_the_same_settings_serves_as_the_run(shipped, cars_dir, cars_run, tmp_path):
+    run = split_only(cars_dir, tmp_path / "split-only")
+    assert (run / "split.csv").read_text() == (cars_run / "split.csv").read_text()
+    choose_tta.main("cars-toy", str(run))
+    assert load_weights(shipped / "cars-toy.safetensors")[1]["tta"] in ("none", "hflip")
+
+
+def test_a_run_with_another_split_is_refused(shipped, cars_dir, tmp_path):
+    other = split_only(cars_dir, tmp_path / "seed3", "--seed", "3")
     with pytest.raises(TrivisionError, match="split settings"):
         choose_tta.main("cars-toy", str(other))
     assert "tta" not in load_weights(shipped / "cars-toy.safetensors")[1]

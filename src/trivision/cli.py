@@ -28,21 +28,18 @@ def train_config(args):
     from trivision.tasks import get_task
 
     cfg = load_config(args.config, get_task(args.task).default_config())
-    flags = {"model": args.model, "data": args.data, "split": args.split, "image_size": args.image_size,
-             "batch_size": args.batch_size, "seed": args.seed, "output_dir": args.output_dir,
-             "threads": args.threads, "limit": args.limit, "steps_per_epoch": args.steps_per_epoch,
-             "classes": getattr(args, "classes", None), "backbone": getattr(args, "backbone", None),
-             "init": getattr(args, "init", None)}
-    for key, value in flags.items():
-        if value is not None:
-            setattr(cfg, key, value)
-    if args.resume is not None:
+    flag = lambda name: getattr(args, name, None)  # noqa: E731  (`split` takes only some of train's flags)
+    for key in ("model", "data", "split", "image_size", "batch_size", "seed", "output_dir", "threads", "limit",
+                "steps_per_epoch", "classes", "backbone", "init"):
+        if flag(key) is not None:
+            setattr(cfg, key, flag(key))
+    if flag("resume") is not None:
         cfg.resume = args.resume
-    if args.skip_bad:
+    if flag("skip_bad"):
         cfg.skip_bad = True
-    if args.no_augment:
+    if flag("no_augment"):
         cfg.augment.enabled = False
-    if args.epochs is not None or args.lr is not None:
+    if flag("epochs") is not None or flag("lr") is not None:
         if len(cfg.phases) != 1:
             raise TrivisionError(f"--epochs/--lr set a single phase, and this run has {len(cfg.phases)}: "
                                  "use --set phases.0.epochs=N (phases.1.lr=X, ...) or a config file")
@@ -63,6 +60,16 @@ def cmd_train(args) -> None:
     if "test" in summary:
         _print_metrics_table(summary["test"])
     _print_json(summary)
+
+
+def cmd_split(args) -> None:
+    from trivision.tasks import get_task
+    from trivision.train import save_split_only
+
+    cfg = train_config(args)
+    counts = save_split_only(get_task(args.task), cfg)
+    _print_metrics_table(counts)
+    _print_json({"run_dir": cfg.output_dir, **counts})
 
 
 # --- evaluate ----------------------------------------------------------------------------------
@@ -211,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-augment", action="store_true")
     t.add_argument("--skip-bad", action="store_true", help="skip undecodable images (counted) instead of stopping")
     t.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("split", help="write only the split a training run would make (config.toml, split.csv), "
+                                      "to evaluate shipped weights on their own held-out rows")
+    sp.add_argument("task", choices=["gender", "cars", "colorize"])
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--output-dir", required=True)
+    for name in ("--model", "--classes", "--config"):
+        sp.add_argument(name, help=f"as for train ({name[2:]})")
+    sp.add_argument("--split", choices=["image", "identity"])
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--limit", type=int)
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="e.g. val_fraction=0.0, split_from=RUN")
+    sp.set_defaults(func=cmd_split)
 
     e = sub.add_parser("evaluate", help="evaluate a model on a labelled dataset or a run's test split")
     e.add_argument("task", choices=["gender", "cars", "colorize"])

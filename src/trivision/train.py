@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from trivision.config import TrainConfig
+from trivision.config import TrainConfig, save_config
 from trivision.data import splits
-from trivision.data.datasets import encode_labels, read_dataset
+from trivision.data.datasets import Dataset, encode_labels, read_dataset
 from trivision.data.loading import load_images
 from trivision.engine import distributed, report
 from trivision.engine.checkpoint import save_weights
@@ -32,12 +32,42 @@ def train(task, cfg: TrainConfig, log=print) -> dict:
         return _train(task, cfg, log if distributed.is_main() else (lambda s: None))
 
 
+def run_dataset(task, cfg: TrainConfig) -> Dataset:
+    """The rows a run with `cfg` uses: the task's selection of `cfg.data` (cars: --classes), then --limit."""
+    if not cfg.data:
+        raise TrivisionError("no training data: pass --data DIR")
+    ds = task.select(read_dataset(cfg.data, task.label_column), cfg.classes)
+    return ds.subset(range(min(cfg.limit, len(ds)))) if cfg.limit else ds
+
+
+def new_split(ds: Dataset, cfg: TrainConfig) -> list[str]:
+    """The split of a new run: another run's saved one (split_from), else the seeded protocol's."""
+    if cfg.split_from:
+        return splits.load_split(splits.split_file_of(cfg.split_from), ds)
+    return splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+
+
+def save_split_only(task, cfg: TrainConfig) -> dict[str, int]:
+    """Write the run folder `cfg.output_dir` with only what defines a run's split, config.toml and split.csv:
+    exactly the split `trivision train` makes with these settings, for scoring weights on it whose own run
+    folder is gone (`evaluate --run`, scripts/choose_tta.py). Returns the rows per split."""
+    if not cfg.output_dir:
+        raise TrivisionError("pass --output-dir DIR: the folder to write config.toml and split.csv to")
+    run_dir = Path(cfg.output_dir)
+    if (run_dir / "split.csv").exists():
+        raise TrivisionError(f"{run_dir} already holds a split: choose another --output-dir")
+    ds = run_dataset(task, cfg)
+    split = new_split(ds, cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    splits.save_split(run_dir / "split.csv", ds, split)
+    save_config(cfg, run_dir / "config.toml")
+    return {name: split.count(name) for name in ("train", "val", "test")}
+
+
 def _train(task, cfg: TrainConfig, log) -> dict:
     main = distributed.is_main()
     if model_info(cfg.model).task != task.name:
         raise TrivisionError(f"model '{cfg.model}' is for task '{model_info(cfg.model).task}', not '{task.name}'")
-    if not cfg.data:
-        raise TrivisionError("no training data: pass --data DIR")
     if not any(phase.epochs > 0 for phase in cfg.phases):
         raise TrivisionError("every phase has 0 epochs: nothing to train (set --epochs or phases.N.epochs)")
     if not 0 < cfg.frame_crop <= 1:
@@ -48,12 +78,10 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     if not cfg.resume and (run_dir / "checkpoints" / "last.pt").exists():
         raise TrivisionError(f"{run_dir} already holds a run: pass --resume to continue it, "
                              "or choose another --output-dir")
+    ds = run_dataset(task, cfg)  # a dataset that cannot be read stops the run before its folder exists
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ds = task.select(read_dataset(cfg.data, task.label_column), cfg.classes)
-    if cfg.limit:
-        ds = ds.subset(range(min(cfg.limit, len(ds))))
     classes = task.classes(ds)
     if task.label_column is None:  # colorize: a photo is its own target (the task's batch makes it)
         targets = torch.zeros(len(ds), dtype=torch.int64)
@@ -63,8 +91,7 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     if cfg.resume and split_file.exists():
         split = splits.load_split(split_file, ds)  # a resumed run must see exactly the same split
     else:  # seeded: every process computes the same split
-        split = (splits.load_split(splits.split_file_of(cfg.split_from), ds) if cfg.split_from
-                 else splits.make_split(ds, cfg.split, cfg.val_fraction, cfg.test_fraction, cfg.seed))
+        split = new_split(ds, cfg)
         if main:
             splits.save_split(split_file, ds, split)
 
