@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from trivision.data.splits import shares
 from trivision.engine.report import read_history, training_seconds
 from trivision.evaluate import evaluate
 import common  # bench/common.py
@@ -34,9 +35,8 @@ def main() -> int:
         seconds = training_seconds(history)
         r = evaluate("gender", run=run, framing="as-is")
         target = TARGETS.get((cfg["model"], cfg["split"]))
-        fractions = [1 - cfg["val_fraction"] - cfg["test_fraction"], cfg["val_fraction"], cfg["test_fraction"]]
         rows.append({"run": run, "model": cfg["model"], "split": cfg["split"], "epochs": len(history),
-                     "fractions": "/".join(f"{100 * f:.0f}" for f in fractions), "kept": cfg.get("keep", "best"),
+                     "fractions": shares(cfg["val_fraction"], cfg["test_fraction"], short=True), "kept": cfg.get("keep", "best"),
                      "train_minutes": round(seconds / 60, 1), "n": r["n"], "accuracy": r["accuracy"],
                      "balanced_accuracy": r["balanced_accuracy"], "recall_female": r["recall_female"],
                      "recall_male": r["recall_male"], "target": target, "lab": LAB.get(cfg["model"]),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from trivision.config import TrainConfig
 from trivision.data.datasets import read_dataset
-from trivision.data.splits import read_split
+from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.errors import TrivisionError
 from trivision.evaluate import SCORE, choose_tta, evaluate
@@ -59,7 +59,7 @@ def main(name: str, run: str) -> None:
     n_val = list(read_split(Path(run) / "split.csv").values()).count("val")  # the run's rows only (checked)
     rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | {100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |"
                      for t in TEST_TIME)
-    fractions = f"{100 * (1 - val_f - test_f):.0f}/{100 * val_f:.0f}/{100 * test_f:.0f}"
+    fractions = shares(val_f, test_f, short=True)
     section = (f"{SECTION}\nChosen on the {n_val} validation images (`python scripts/choose_tta.py {name} RUN`, RUN a\n"
                f"run folder that saved this model's split: {meta['split']} split, seed {meta['seed']}, {fractions}; "
                f"{date.today()}):\n`hflip` is the mean of a photo's and its mirror\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
-from trivision.data.splits import read_split
+from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.warm_start import init_chain
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
@@ -43,13 +43,13 @@ def train_command(cfg: dict) -> str:
 
 def split_line(cfg: dict) -> str:
     val, test = cfg["val_fraction"], cfg["test_fraction"]
-    shares = f"{100 * (1 - val - test):.0f}% train / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified"
+    percentages = shares(val, test) + ", stratified"
     if cfg.get("split_from"):  # the split of an earlier run of the chain, so no run before saw these test images
         theirs = tomllib.loads((Path(cfg["split_from"]) / "config.toml").read_text())
-        return (f"the saved split of `{cfg['split_from']}` for these classes (its {shares}, seed "
+        return (f"the saved split of `{cfg['split_from']}` for these classes (its {percentages}, seed "
                 f"{theirs['seed']}, over class ids {theirs['classes']}: the split every run with those settings "
                 "saves), so the held-out images of a start trained that way stay held out")
-    return f"split {shares}, seed {cfg['seed']}"
+    return f"split {percentages}, seed {cfg['seed']}"
 
 
 def phases_line(cfg: dict) -> str:

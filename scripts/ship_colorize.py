@@ -28,7 +28,9 @@ import torch
 from trivision.colorize import compose, network_outputs
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.images import decode_image
+from trivision.data.lab import ab_bins
 from trivision.data.loading import load_images
+from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_checkpoint, load_weights, save_weights
 from trivision.engine.report import (
     param_counts,
@@ -38,7 +40,6 @@ from trivision.engine.report import (
 )
 from trivision.evaluate import run_test_split
 from trivision.inference import LoadedModel, load_model
-from trivision.data.lab import ab_bins
 from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
@@ -102,6 +103,7 @@ def main() -> None:
     chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights and card it may name are replaced
 
     train = run_test_split(run_dir, "colorize", "train")
+    n_photos = len(read_split(run_dir / "split.csv"))
 
     @cache
     def bin_weights() -> torch.Tensor:
@@ -153,8 +155,8 @@ photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined 
 
 {params_table([(args.name, param_counts(loaded.model))])}
 ## Training
-- Data: `imagenet-samples` (906 colour photos, one per ImageNet class), split 80% train / 10% validation /
-  10% test at random, seed {cfg['seed']}.
+- Data: `{Path(cfg['data']).name}` ({n_photos} colour photos), split {shares(cfg['val_fraction'], cfg['test_fraction'])}
+  at random, seed {cfg['seed']}.
 - {phase['epochs']} epochs, Adam at {phase['lr']:g} with cosine decay, batch {cfg['batch_size']}; each step sees a random
   {cfg['augment']['crop']}x{cfg['augment']['crop']} window of the 256x256 photo (zoomed in up to 1.33x, flipped half the time).
   Shipped: the `{which}` checkpoint.

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
-from trivision.data.splits import read_split
+from trivision.data.splits import read_split, shares
 from trivision.engine.report import param_counts, params_table, read_history, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
@@ -68,12 +68,11 @@ def recipe(cfg: dict) -> str:
 def split_line(cfg: dict) -> str:
     """How the shipped run split the images and which epoch's weights it kept."""
     val, test = cfg["val_fraction"], cfg["test_fraction"]
-    train = f"{100 * (1 - val - test):.0f}% train"
     kept = ("the last epoch's weights are kept" if cfg.get("keep", "best") == "last"
             else "the epoch of best validation accuracy is kept")
     if val:
-        return f"{train} / {100 * val:.0f}% validation / {100 * test:.0f}% test, stratified, seed {cfg['seed']}; {kept}"
-    return (f"{train} / {100 * test:.0f}% test (the lab's protocol: no validation split, so nothing is chosen on "
+        return f"{shares(val, test)}, stratified, seed {cfg['seed']}; {kept}"
+    return (f"{shares(val, test)} (the lab's protocol: no validation split, so nothing is chosen on "
             f"held-out images), stratified, seed {cfg['seed']}; {kept}")
 
 

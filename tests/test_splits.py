@@ -171,3 +171,9 @@ def test_split_file_of_a_run_folder_or_the_file_itself(tmp_path):
     assert split_file_of(tmp_path) == split_file_of(tmp_path / "split.csv") == tmp_path / "split.csv"
     with pytest.raises(TrivisionError, match="no saved split"):
         split_file_of(tmp_path / "nowhere")
+
+
+def test_shares_say_the_split_for_people():
+    assert splits.shares(0.1, 0.2) == "70% train / 10% validation / 20% test"
+    assert splits.shares(0.0, 0.2) == "80% train / 20% test"  # the lab's protocol: no validation split
+    assert splits.shares(0.0, 0.2, short=True) == "80/0/20"

@@ -128,3 +128,12 @@ def check_held_out(other: Path, split_paths: dict[str, str], who: str) -> None:
 
 def indices(split: list[str], name: str) -> np.ndarray:
     return np.array([i for i, s in enumerate(split) if s == name], dtype=np.int64)
+
+
+def shares(val_fraction: float, test_fraction: float, short: bool = False) -> str:
+    """The split's shares for people: '70% train / 10% validation / 20% test' (a share of 0 left out), or
+    with `short` '70/10/20'."""
+    parts = [(1 - val_fraction - test_fraction, "train"), (val_fraction, "validation"), (test_fraction, "test")]
+    if short:
+        return "/".join(f"{100 * f:.0f}" for f, _ in parts)
+    return " / ".join(f"{100 * f:.0f}% {name}" for f, name in parts if f)
