@@ -55,8 +55,10 @@ HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness
 def train_command(cfg: dict) -> str:
     """The command that trains this run again: its data, seed and starting weights as flags, then every other
     setting that differs from the task's defaults."""
+    default = to_dict(ColorizeTask().default_config())
     flags = [f"--data {cfg['data']}", f"--seed {cfg['seed']}"] + ([f"--init {cfg['init']}"] if cfg.get("init") else [])
-    flags += set_flags(cfg, to_dict(ColorizeTask().default_config()), RUN_ONLY | {"seed", "init"})
+    flags += [f"--model {cfg['model']}"] if cfg["model"] != default["model"] else []
+    flags += set_flags(cfg, default, RUN_ONLY | {"seed", "init", "model"})
     return "trivision train colorize " + " ".join(flags)
 
 
@@ -142,7 +144,7 @@ def main() -> None:
                    for w, x, y, r in trials]
     phase = cfg["phases"][0]
     network = ("the lab's network, `koala`" if meta["model"] == "koala" else
-               f"`{meta['model']}`: the lab's network, `koala`, whose fusion layer also takes the classifier's last "
+               f"`{meta['model']}`: the lab's network, `koala`, whose fusion layer\nalso takes the classifier's last "
                "feature map of the grey photo, upsampled to the encoder's grid")
     card = f"""# {args.name}
 

@@ -333,5 +333,5 @@ def test_colorize_errors(run, photos, tmp_path, tiny_weights):
         code, _, err = cli("colorize", photo, "--output-dir", str(tmp_path / "o"))
         assert code == 2
         assert_one_error_line(err, "model 'colorize-koala' has no shipped weights in this install: "
-                                   "train it (trivision train colorize --model koala)")
+                                   "train it (trivision train colorize --model koala-spatial)")
 

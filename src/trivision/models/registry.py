@@ -23,7 +23,7 @@ class ModelInfo:
 _REGISTRY: dict[str, ModelInfo] = {}
 
 # shipped weights named for what they were trained on, not for their architecture: name -> architecture
-SHIPPED_AS = {"cars-bcnn-20": "bcnn", "cars-bcnn-196": "bcnn", "colorize-koala": "koala"}
+SHIPPED_AS = {"cars-bcnn-20": "bcnn", "cars-bcnn-196": "bcnn", "colorize-koala": "koala-spatial"}
 
 
 def register_model(name: str, task: str, input_size: int):
