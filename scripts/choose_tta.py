@@ -17,30 +17,34 @@ from datetime import date
 from pathlib import Path
 
 from trivision.config import TrainConfig
-from trivision.data.datasets import read_dataset
 from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.errors import TrivisionError
 from trivision.evaluate import SCORE, choose_tta, evaluate
 from trivision.inference import TEST_TIME
 from trivision.models.registry import WEIGHTS_DIR
-from trivision.tasks import get_task
+from trivision.tasks import get_task, run_rows
 
 SECTION = "\n## Test-time augmentation\n"
 DEFAULT = TrainConfig()  # weights written before they recorded their split fractions used the defaults
 
 
+def split_settings(meta: dict) -> dict:
+    """The settings that made the split the weights were trained with."""
+    return {"split": meta["split"], "seed": meta["seed"], "split_from": meta.get("split_from", ""),
+            "val_fraction": meta.get("val_fraction", DEFAULT.val_fraction),
+            "test_fraction": meta.get("test_fraction", DEFAULT.test_fraction)}
+
+
 def check_same_split(meta: dict, run: Path) -> None:
     """Refuse a run whose saved split is not the one the weights were trained with."""
     cfg = tomllib.loads((run / "config.toml").read_text())
-    want = {"split": meta["split"], "seed": meta["seed"], "split_from": meta.get("split_from", ""),
-            "val_fraction": meta.get("val_fraction", DEFAULT.val_fraction),
-            "test_fraction": meta.get("test_fraction", DEFAULT.test_fraction)}
+    want = split_settings(meta)
     got = {k: cfg.get(k, "") for k in want}
     if got != want:
         raise TrivisionError(f"{run}: its split settings {got} are not those of the weights {want}")
     task = get_task(meta["task"])
-    classes = task.classes(task.select(read_dataset(cfg["data"], task.label_column), cfg.get("classes", "")))
+    classes = task.classes(run_rows(task, cfg["data"], cfg.get("classes", "")))
     if classes != meta["classes"] or cfg.get("limit"):
         raise TrivisionError(f"{run}: not the weights' dataset rows (another class list, or --limit)")
 
@@ -50,7 +54,6 @@ def main(name: str, run: str) -> None:
     state, meta = load_weights(path)
     check_same_split(meta, Path(run))
     task, key = meta["task"], SCORE[meta["task"]]
-    val_f, test_f = meta.get("val_fraction", DEFAULT.val_fraction), meta.get("test_fraction", DEFAULT.test_fraction)
     tta, val = choose_tta(task, run, model=str(path))
     if not val:
         raise TrivisionError(f"{run}: no validation split to choose on")
@@ -59,7 +62,8 @@ def main(name: str, run: str) -> None:
     n_val = list(read_split(Path(run) / "split.csv").values()).count("val")  # the run's rows only (checked)
     rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | {100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |"
                      for t in TEST_TIME)
-    fractions = shares(val_f, test_f, short=True)
+    settings = split_settings(meta)
+    fractions = shares(settings["val_fraction"], settings["test_fraction"], short=True)
     section = (f"{SECTION}\nChosen on the {n_val} validation images (`python scripts/choose_tta.py {name} RUN`, RUN a\n"
                f"run folder that saved this model's split: {meta['split']} split, seed {meta['seed']}, {fractions}; "
                f"{date.today()}):\n`hflip` is the mean of a photo's and its mirror\n"

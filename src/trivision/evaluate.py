@@ -13,7 +13,7 @@ from trivision.data.datasets import Dataset, encode_labels, read_dataset
 from trivision.data.loading import load_images
 from trivision.errors import TrivisionError
 from trivision.inference import TEST_TIME, load_model
-from trivision.tasks import get_task
+from trivision.tasks import get_task, run_rows
 
 DEFAULT_MODEL = {"gender": "gender-cnn", "cars": "cars-bcnn-20", "colorize": "colorize-koala"}
 SCORE = {"gender": "accuracy", "cars": "top1"}  # what a setting is chosen by
@@ -25,10 +25,8 @@ def run_test_split(run_dir: Path, task_name: str, which: str = "test"):
     if not (run_dir / "config.toml").exists() or not (run_dir / "split.csv").exists():
         raise TrivisionError(f"{run_dir}: not a run folder (needs config.toml and split.csv)")
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
-    task = get_task(task_name)  # the rows the run chose (cars: its --classes), then its --limit
-    ds = task.select(read_dataset(cfg["data"], task.label_column), cfg.get("classes", ""))
-    if cfg.get("limit"):  # the run used the first `limit` rows; its split.csv lists only those
-        ds = ds.subset(range(min(cfg["limit"], len(ds))))
+    task = get_task(task_name)  # the rows the run used; its split.csv lists only those
+    ds = run_rows(task, cfg["data"], cfg.get("classes", ""), cfg.get("limit", 0))
     rows = splits.indices(splits.load_split(run_dir / "split.csv", ds), which)
     if len(rows) == 0:
         raise TrivisionError(f"{run_dir}: the run has no {which} split")

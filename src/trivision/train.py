@@ -12,13 +12,14 @@ import torch
 
 from trivision.config import TrainConfig, save_config
 from trivision.data import splits
-from trivision.data.datasets import Dataset, encode_labels, read_dataset
+from trivision.data.datasets import Dataset, encode_labels
 from trivision.data.loading import load_images
 from trivision.engine import distributed, report
 from trivision.engine.checkpoint import save_weights
 from trivision.engine.fit import TensorData, fit, run_model
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
+from trivision.tasks import run_rows
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -36,8 +37,7 @@ def run_dataset(task, cfg: TrainConfig) -> Dataset:
     """The rows a run with `cfg` uses: the task's selection of `cfg.data` (cars: --classes), then --limit."""
     if not cfg.data:
         raise TrivisionError("no training data: pass --data DIR")
-    ds = task.select(read_dataset(cfg.data, task.label_column), cfg.classes)
-    return ds.subset(range(min(cfg.limit, len(ds)))) if cfg.limit else ds
+    return run_rows(task, cfg.data, cfg.classes, cfg.limit)
 
 
 def new_split(ds: Dataset, cfg: TrainConfig) -> list[str]:

@@ -56,6 +56,13 @@ def convolutional_part(name: str, net: nn.Module) -> nn.Module:
     return nn.Sequential(*layers)
 
 
+def feature_channels(features: nn.Module) -> int:
+    """The channel count of a feature extractor's output, measured: no table of numbers to keep in step with
+    torchvision."""
+    with torch.no_grad():
+        return features(torch.zeros(1, 3, 64, 64)).shape[1]
+
+
 def build_backbone(name: str, pretrained: bool = True) -> tuple[nn.Module, int]:
     """(feature extractor: normalised RGB (N,3,H,W) -> (N,C,h,w), C) for torchvision network `name`."""
     import torchvision
@@ -76,9 +83,7 @@ def build_backbone(name: str, pretrained: bool = True) -> tuple[nn.Module, int]:
                 "or train from random weights with --set pretrained=false")
     features = convolutional_part(name, torchvision.models.get_model(name, weights=weights))
     features.eval()
-    with torch.no_grad():  # the channel count, measured: no table of numbers to keep in step with torchvision
-        out = features(torch.zeros(1, 3, 64, 64))
-    return features, out.shape[1]
+    return features, feature_channels(features)
 
 
 class PretrainedNet(nn.Module):

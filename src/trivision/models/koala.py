@@ -29,7 +29,7 @@ from torch import nn
 
 from trivision.errors import TrivisionError
 from trivision.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, cached_weights_file, convolutional_part,
-                                        imagenet_weights)
+                                        feature_channels, imagenet_weights)
 from trivision.models.registry import register_model
 
 LOSSES = ("mse", "classify")
@@ -74,7 +74,7 @@ class Koala(nn.Module):
         self.encoder = nn.Sequential(*layers)
         self.embedder, self.embed_size, classes = build_embedder(embedder, pretrained)
         self.embedder_name, self.spatial = embedder, spatial
-        spatial_channels = self.embedder_features()(torch.zeros(1, 3, 64, 64)).shape[1] if spatial else 0
+        spatial_channels = feature_channels(self.embedder_features()) if spatial else 0
         self.fusion = nn.Sequential(nn.Conv2d(256 + classes + spatial_channels, 256, 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(conv(256, 128), nn.Upsample(scale_factor=2), conv(128, 64),
                                      nn.Upsample(scale_factor=2), conv(64, 32), conv(32, 16))

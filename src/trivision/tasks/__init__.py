@@ -17,3 +17,11 @@ def get_task(name: str):
         from trivision.tasks.colorize import ColorizeTask
         return ColorizeTask()
     raise TrivisionError(f"unknown task '{name}' (known: {', '.join(TASKS)})")
+
+
+def run_rows(task, data: str, classes: str = "", limit: int = 0):
+    """The rows of dataset `data` a run uses: the task's selection (cars: its --classes), then the first
+    `limit` (--limit). Training, evaluating a run's splits and checking one all take the same rows."""
+    from trivision.data.datasets import read_dataset
+    ds = task.select(read_dataset(data, task.label_column), classes)
+    return ds.subset(range(min(limit, len(ds)))) if limit else ds
