@@ -10,7 +10,8 @@ says little about how a colorization looks, so the run's `best` and `last` check
 The rule, on the validation photos only: the most colourful choice whose PSNR beats the grey baseline
 (or, when none does, the one with the highest PSNR). The test photos are scored once, with that choice,
 for the card; --lab scores the lab's reproduction (a run of configs/colorize-lab.toml) on the same
-photos, for comparison.
+photos, for comparison. --choose-only stops after the choice: it neither ships nor reads the test photos, so two runs can
+be compared on validation before either is shipped.
 """
 from __future__ import annotations
 
@@ -97,6 +98,8 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("run")
     ap.add_argument("--lab", help="a run folder of configs/colorize-lab.toml, scored beside the shipped model")
+    ap.add_argument("--choose-only", action="store_true",
+                    help="print the validation sweep and the choice, then stop (no shipping, no test photos)")
     args = ap.parse_args()
     run_dir = Path(args.run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
@@ -123,10 +126,13 @@ def main() -> None:
             trials.append((which, a, t, r))
             print(row(f"{which}, correction {a:g}, T {t:g}", r), flush=True)
     beating = [tr for tr in trials if tr[3]["psnr"] > tr[3]["psnr_grey"]]
-    which, a, t, _ = (max(beating, key=lambda tr: tr[3]["colourfulness_ratio"]) if beating
-                      else max(trials, key=lambda tr: tr[3]["psnr"]))
-    print(f"chosen: {which} checkpoint, prior correction {a:g}, temperature {t:g}"
+    which, a, t, chosen = (max(beating, key=lambda tr: tr[3]["colourfulness_ratio"]) if beating
+                           else max(trials, key=lambda tr: tr[3]["psnr"]))
+    print(f"chosen: {which} checkpoint, prior correction {a:g}, temperature {t:g}: "
+          f"{chosen['psnr'] - chosen['psnr_grey']:+.2f} dB over grey, colourfulness ratio {chosen['colourfulness_ratio']:.2f}"
           + ("" if beating else " (NOTHING beats grey on validation: the highest PSNR)"))
+    if args.choose_only:
+        return
 
     loaded = checkpoint_model(run_dir, which, meta, bin_weights)
     loaded.model.prior_correction.fill_(a)

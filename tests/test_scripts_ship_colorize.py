@@ -1,12 +1,15 @@
-"""scripts/ship_colorize.py: the commands a model card prints train with exactly the runs' recipes."""
+"""scripts/ship_colorize.py: the commands a model card prints train with exactly the runs' recipes; --choose-only
+chooses on validation and ships nothing."""
 from __future__ import annotations
 
 import sys
 
 import pytest
-from conftest import REPO, assert_command_trains, task_config
+from conftest import REPO, assert_command_trains, cli, run_python, task_config
+from test_colorize import make_photos, train_args
 
 from trivision.config import Phase, TrainConfig, to_dict
+from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.colorize import ColorizeTask
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -28,3 +31,16 @@ def test_card_command_reproduces_the_recipe(cfg):
     saved = to_dict(cfg)  # as config.toml holds it
     assert_command_trains(ship_colorize.train_command(saved), saved, "colorize", ship_colorize.RUN_ONLY)
 
+
+
+def test_choose_only_prints_the_choice_and_ships_nothing(tmp_path):
+    run = tmp_path / "run"
+    code, _, err = cli(*train_args(make_photos(tmp_path / "photos"), run))
+    assert code == 0, err
+    name = "scratch-choose-only-test"
+    done = run_python("scripts/ship_colorize.py", name, str(run), "--choose-only", timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len([ln for ln in lines if ln.startswith("| best, correction")]) == 20  # 5 corrections x 4 temperatures
+    assert lines[-1].startswith("chosen: ") and "dB over grey, colourfulness ratio" in lines[-1]
+    assert not list(WEIGHTS_DIR.glob(f"{name}.*"))
