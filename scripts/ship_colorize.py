@@ -49,6 +49,12 @@ from shipping import training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TEMPERATURES = (0.2, 0.38, 0.6, 1.0)
+NETWORKS = {"koala": "the lab's network, `koala`",
+            "koala-spatial": "`koala-spatial`: the lab's network, `koala`, whose fusion layer\nalso takes the "
+                             "classifier's last feature map of the grey photo, upsampled to the encoder's grid",
+            "koala-pyramid": "`koala-pyramid`: the lab's network, `koala`, whose fusion layer\nalso takes the "
+                             "classifier's feature maps of the grey photo at every resolution from 1/8 of its "
+                             "size down, resized to the encoder's grid"}
 HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness ratio |\n"
           "|---|---:|---:|---:|---:|---:|")
 
@@ -149,9 +155,7 @@ def main() -> None:
     chosen_rows = [row(f"{w}, correction {x:g}, T {y:g}" + (" **(chosen)**" if (w, x, y) == (which, a, t) else ""), r)
                    for w, x, y, r in trials]
     phase = cfg["phases"][0]
-    network = ("the lab's network, `koala`" if meta["model"] == "koala" else
-               f"`{meta['model']}`: the lab's network, `koala`, whose fusion layer\nalso takes the classifier's last "
-               "feature map of the grey photo, upsampled to the encoder's grid")
+    network = NETWORKS[meta["model"]]
     card = f"""# {args.name}
 
 Automatic colorization after Deep Koalarization ({network}): the L channel of a photo in,

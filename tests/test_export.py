@@ -32,15 +32,26 @@ def bcnn_weights(tmp_path_factory):
     return path
 
 
+def save_koala(directory, model: str, loss: str):
+    """A `model` colorizer at 64x64 with random weights, saved as train.py saves."""
+    torch.manual_seed(2)
+    path = directory / f"{model}-{loss}.safetensors"
+    save_weights(path, create_model(model, image_size=64, pretrained=False, loss=loss).eval(), {
+        "model": model, "task": "colorize", "classes": [], "image_size": 64, "dropout": 0.5,
+        "backbone": "mobilenet_v2", "loss": loss, "split": "image", "seed": 0})
+    return path
+
+
 @pytest.fixture(scope="module")
 def koala_mse_weights(tmp_path_factory):
-    """The lab's mse koala at 64x64, random weights."""
-    torch.manual_seed(2)
-    path = tmp_path_factory.mktemp("weights") / "koala-mse.safetensors"
-    save_weights(path, create_model("koala", image_size=64, pretrained=False, loss="mse").eval(), {
-        "model": "koala", "task": "colorize", "classes": [], "image_size": 64, "dropout": 0.5,
-        "backbone": "mobilenet_v2", "loss": "mse", "split": "image", "seed": 0})
-    return path
+    """The lab's mse koala."""
+    return save_koala(tmp_path_factory.mktemp("weights"), "koala", "mse")
+
+
+@pytest.fixture(scope="module")
+def koala_pyramid_weights(tmp_path_factory):
+    """koala-pyramid, whose embedder's feature maps (koala-spatial's and two more) are part of the graph."""
+    return save_koala(tmp_path_factory.mktemp("weights"), "koala-pyramid", "classify")
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +62,15 @@ def photo(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("which", ["gender-cnn", "gender-tiny", "bcnn", "bcnn-lowdim", "koala-classify", "koala-mse"])
+@pytest.mark.parametrize("which", ["gender-cnn", "gender-tiny", "bcnn", "bcnn-lowdim", "koala-classify", "koala-mse",
+                                   "koala-pyramid"])
 def test_onnx_agrees_with_pytorch_on_random_inputs(which, request, tmp_path):
     model = {"gender-cnn": "gender-cnn", "gender-tiny": "gender-tiny",  # the shipped weights
              "bcnn": lambda: str(request.getfixturevalue("bcnn_weights")),
              "bcnn-lowdim": lambda: str(request.getfixturevalue("cars_weights")),
              "koala-classify": lambda: str(request.getfixturevalue("koala_weights")),
-             "koala-mse": lambda: str(request.getfixturevalue("koala_mse_weights"))}[which]
+             "koala-mse": lambda: str(request.getfixturevalue("koala_mse_weights")),
+             "koala-pyramid": lambda: str(request.getfixturevalue("koala_pyramid_weights"))}[which]
     model = model() if callable(model) else model
     loaded = load_model(model)
     onnx_model = OnnxModel(to_onnx_bytes(loaded), threads=1)

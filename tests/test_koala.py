@@ -148,3 +148,22 @@ def test_koala_spatial_features_vary_over_the_grid_where_the_classes_do_not():
     left, right = features[..., :, :4], features[..., :, -4:]
     # relative: an untrained MobileNetV2 in eval mode gives tiny activations
     assert (left.mean((-1, -2)) - right.mean((-1, -2))).abs().max() > 0.1 * features.abs().max()
+
+
+def test_koala_pyramid_fuses_the_embedders_maps_from_an_eighth_of_the_photo_down():
+    torch.manual_seed(0)
+    plain = create_model("koala", image_size=64, pretrained=False, loss="classify")
+    pyramid = create_model("koala-pyramid", image_size=64, pretrained=False, loss="classify").eval()
+    # MobileNetV2's last layers at 1/8, 1/16 and 1/32: 32, 96 and 1280 channels
+    assert pyramid.map_ends == [6, 13, 18]
+    assert param_counts(pyramid)["trainable"] - param_counts(plain)["trainable"] == (32 + 96 + 1280) * 256
+    assert set(pyramid.state_dict()) == set(plain.state_dict())
+    light = torch.rand(1, 1, 64, 64)
+    maps = pyramid.embed_spatial(light, (8, 8))
+    assert maps.shape == (1, 32 + 96 + 1280, 8, 8)
+    # its last 1280 channels are koala-spatial's map: the same embedder, the same layers
+    spatial = create_model("koala-spatial", image_size=64, pretrained=False, loss="classify").eval()
+    spatial.embedder.load_state_dict(pyramid.embedder.state_dict())
+    assert torch.allclose(maps[:, -1280:], spatial.embed_spatial(light, (8, 8)), atol=1e-6)
+    for size in [(64, 64), (32, 48), (40, 24)]:
+        assert pyramid(torch.rand(1, 1, *size)).shape == (1, 261, size[0] // 2, size[1] // 2)

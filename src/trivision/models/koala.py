@@ -11,6 +11,8 @@ lab's 256x256). Output: a*b*, which with the input's L makes the colour photo.
   `koala-spatial` (not the lab's) also fuses the embedder's last convolutional feature map (backbones.py;
   MobileNetV2: 1280 channels at 1/32 of the photo), computed on the grey photo at its own size and
   upsampled to the grid: where things are, not only what the photo shows, from features ImageNet taught;
+  `koala-pyramid` (not the lab's either) fuses the embedder's maps at every resolution from 1/8 of the photo
+  to the last (MobileNetV2: 32 channels at 1/8, 96 at 1/16, 1280 at 1/32), parts as well as objects;
 - decoder: conv 128, up x2, conv 64, up x2, conv 32, conv 16, then one of two heads:
   - `mse` (the lab's): conv 2 with tanh, up x2 -> a*b*/128 at H x W, trained by mean squared error;
   - `classify`: conv to the 261 a*b* bins (data/lab.py) -> logits at H/2 x W/2, trained by rebalanced
@@ -59,9 +61,22 @@ def build_embedder(name: str, pretrained: bool) -> tuple[nn.Module, int, int]:
     return net, weights.transforms().crop_size[0], len(weights.meta["categories"])
 
 
+def resolution_ends(features: nn.Sequential, side: int = 64) -> tuple[list[int], list[int]]:
+    """(index of the last layer at each resolution from 1/8 of the input down, its channels), measured on a
+    side x side input: where a pyramid of the feature extractor's maps is read."""
+    ends, x = {}, torch.zeros(1, 3, side, side)
+    with torch.no_grad():
+        for i, layer in enumerate(features):
+            x = layer(x)
+            if side // x.shape[-1] >= 8:
+                ends[x.shape[-1]] = (i, x.shape[1])
+    picked = [ends[r] for r in sorted(ends, reverse=True)]
+    return [i for i, _ in picked], [c for _, c in picked]
+
+
 class Koala(nn.Module):
     def __init__(self, embedder: str = "mobilenet_v2", loss: str = "mse", pretrained: bool = True,
-                 spatial: bool = False):
+                 feature_maps: str = "none"):
         super().__init__()
         from trivision.data.lab import ab_bins  # kornia, on use: gender commands never pay for it
         if loss not in LOSSES:
@@ -73,8 +88,13 @@ class Koala(nn.Module):
             c_in = width
         self.encoder = nn.Sequential(*layers)
         self.embedder, self.embed_size, classes = build_embedder(embedder, pretrained)
-        self.embedder_name, self.spatial = embedder, spatial
-        spatial_channels = feature_channels(self.embedder_features()) if spatial else 0
+        self.embedder_name, self.feature_maps = embedder, feature_maps
+        self.map_ends, channels = [], []  # the embedder's layers whose outputs the fusion takes
+        if feature_maps == "last":
+            self.map_ends, channels = [len(self.embedder_features()) - 1], [feature_channels(self.embedder_features())]
+        elif feature_maps == "pyramid":
+            self.map_ends, channels = resolution_ends(self.embedder_features())
+        spatial_channels = sum(channels)
         self.fusion = nn.Sequential(nn.Conv2d(256 + classes + spatial_channels, 256, 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(conv(256, 128), nn.Upsample(scale_factor=2), conv(128, 64),
                                      nn.Upsample(scale_factor=2), conv(64, 32), conv(32, 16))
@@ -123,17 +143,21 @@ class Koala(nn.Module):
 
     @torch.no_grad()
     def embed_spatial(self, light: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """(N, 1, H, W) L/100 -> (N, C, *grid): the embedder's last feature map of the grey image at its own
-        size, upsampled to the encoder's grid."""
-        features = self.embedder_features()((self.grey_rgb(light) - self.mean) / self.std)
-        return F.interpolate(features, size=grid, mode="bilinear", align_corners=False)
+        """(N, 1, H, W) L/100 -> (N, C, *grid): the embedder's feature maps (`map_ends`) of the grey image at
+        its own size, each resized to the encoder's grid, stacked."""
+        x, maps = (self.grey_rgb(light) - self.mean) / self.std, []
+        for i, layer in enumerate(self.embedder_features()[:self.map_ends[-1] + 1]):
+            x = layer(x)
+            if i in self.map_ends:
+                maps.append(F.interpolate(x, size=grid, mode="bilinear", align_corners=False))
+        return torch.cat(maps, 1)
 
     def forward(self, light: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) L/100 -> mse: (N, 2, H, W) a*b*/128; classify: (N, bins, H/2, W/2) logits."""
         features = self.encoder(light)
         grid = features.shape[-2:]
         fused = [features, self.embed(light)[:, :, None, None].expand(-1, -1, *grid)]
-        if self.spatial:
+        if self.map_ends:
             fused.append(self.embed_spatial(light, grid))
         return self.head(self.decoder(self.fusion(torch.cat(fused, 1))))
 
@@ -146,20 +170,26 @@ class Koala(nn.Module):
         return torch.einsum("nqhw,qc->nchw", annealed, self.ab_bins)
 
 
-def build_koala(image_size: int, backbone: str | None, pretrained: bool, loss: str | None, spatial: bool) -> Koala:
+def build_koala(image_size: int, backbone: str | None, pretrained: bool, loss: str | None, feature_maps: str) -> Koala:
     if image_size < 8 or image_size % 8:
         raise TrivisionError(f"koala: image size {image_size} is not a multiple of 8 "
                              "(the encoder halves it three times)")
-    return Koala(backbone or "mobilenet_v2", loss or "mse", pretrained, spatial)
+    return Koala(backbone or "mobilenet_v2", loss or "mse", pretrained, feature_maps)
 
 
 @register_model("koala", task="colorize", input_size=256)
 def koala(image_size: int = 256, backbone: str | None = None, pretrained: bool = True, loss: str | None = None,
           **_):
-    return build_koala(image_size, backbone, pretrained, loss, spatial=False)
+    return build_koala(image_size, backbone, pretrained, loss, feature_maps="none")
 
 
 @register_model("koala-spatial", task="colorize", input_size=256)
 def koala_spatial(image_size: int = 256, backbone: str | None = None, pretrained: bool = True,
                   loss: str | None = None, **_):
-    return build_koala(image_size, backbone, pretrained, loss, spatial=True)
+    return build_koala(image_size, backbone, pretrained, loss, feature_maps="last")
+
+
+@register_model("koala-pyramid", task="colorize", input_size=256)
+def koala_pyramid(image_size: int = 256, backbone: str | None = None, pretrained: bool = True,
+                  loss: str | None = None, **_):
+    return build_koala(image_size, backbone, pretrained, loss, feature_maps="pyramid")
