@@ -31,7 +31,7 @@ from torch import nn
 
 from trivision.errors import TrivisionError
 from trivision.models.backbones import (IMAGENET_MEAN, IMAGENET_STD, cached_weights_file, convolutional_part,
-                                        feature_channels, imagenet_weights)
+                                        imagenet_weights)
 from trivision.models.registry import register_model
 
 LOSSES = ("mse", "classify")
@@ -88,12 +88,12 @@ class Koala(nn.Module):
             c_in = width
         self.encoder = nn.Sequential(*layers)
         self.embedder, self.embed_size, classes = build_embedder(embedder, pretrained)
-        self.embedder_name, self.feature_maps = embedder, feature_maps
+        self.embedder_name = embedder
         self.map_ends, channels = [], []  # the embedder's layers whose outputs the fusion takes
-        if feature_maps == "last":
-            self.map_ends, channels = [len(self.embedder_features()) - 1], [feature_channels(self.embedder_features())]
-        elif feature_maps == "pyramid":
+        if feature_maps != "none":  # the last layer ends the smallest resolution: "last" is the pyramid's top
             self.map_ends, channels = resolution_ends(self.embedder_features())
+            if feature_maps == "last":
+                self.map_ends, channels = self.map_ends[-1:], channels[-1:]
         spatial_channels = sum(channels)
         self.fusion = nn.Sequential(nn.Conv2d(256 + classes + spatial_channels, 256, 1), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(conv(256, 128), nn.Upsample(scale_factor=2), conv(128, 64),
