@@ -7,8 +7,8 @@ A classification colorizer turns its per-pixel distribution over a*b* bins into 
 settings (models/koala.py): the prior correction (0: the rebalanced, bold colours; 1: calibrated, duller
 and safer ones) and the annealed mean's temperature (low: near the mode, bolder). The validation loss
 says little about how a colorization looks, so the run's `best` and `last` checkpoints are both tried.
-The rule, on the validation photos only: the most colourful choice whose PSNR beats the grey baseline
-(or, when none does, the one with the highest PSNR). The test photos are scored once, with that choice,
+The rule, on the validation photos only: the most colourful choice whose PSNR beats the grey baseline by more
+than --margin-db (default 0; or, when none does, the one with the highest PSNR). The test photos are scored once, with that choice,
 for the card; --lab scores the lab's reproduction (a run of configs/colorize-lab.toml) on the same
 photos, for comparison. --choose-only stops after the choice: it neither ships nor reads the test photos, so two runs can
 be compared on validation before either is shipped.
@@ -99,6 +99,15 @@ def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, fl
     return results
 
 
+def choose(trials: list[tuple], margin_db: float) -> tuple[tuple, bool]:
+    """The most colourful trial beating grey by more than margin_db, or the highest-PSNR one when none does;
+    and whether one did."""
+    beating = [tr for tr in trials if tr[-1]["psnr"] - tr[-1]["psnr_grey"] > margin_db]
+    if beating:
+        return max(beating, key=lambda tr: tr[-1]["colourfulness_ratio"]), True
+    return max(trials, key=lambda tr: tr[-1]["psnr"]), False
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("name")
@@ -106,12 +115,13 @@ def main() -> None:
     ap.add_argument("--lab", help="a run folder of configs/colorize-lab.toml, scored beside the shipped model")
     ap.add_argument("--choose-only", action="store_true",
                     help="print the validation sweep and the choice, then stop (no shipping, no test photos)")
+    ap.add_argument("--margin-db", type=float, default=0.0,
+                    help="the PSNR over grey, on validation, a choice must beat (default 0)")
     args = ap.parse_args()
     run_dir = Path(args.run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     minutes = training_seconds(read_history(run_dir / "history.csv")) / 60
     _, meta = load_weights(run_dir / "model.safetensors")
-    chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights and card it may name are replaced
 
     train = run_test_split(run_dir, "colorize", "train")
     n_photos = len(read_split(run_dir / "split.csv"))
@@ -131,15 +141,14 @@ def main() -> None:
         for a, t, r in sweep(loaded, val_photos):
             trials.append((which, a, t, r))
             print(row(f"{which}, correction {a:g}, T {t:g}", r), flush=True)
-    beating = [tr for tr in trials if tr[3]["psnr"] > tr[3]["psnr_grey"]]
-    which, a, t, chosen = (max(beating, key=lambda tr: tr[3]["colourfulness_ratio"]) if beating
-                           else max(trials, key=lambda tr: tr[3]["psnr"]))
+    (which, a, t, chosen), beating = choose(trials, args.margin_db)
     print(f"chosen: {which} checkpoint, prior correction {a:g}, temperature {t:g}: "
           f"{chosen['psnr'] - chosen['psnr_grey']:+.2f} dB over grey, colourfulness ratio {chosen['colourfulness_ratio']:.2f}"
-          + ("" if beating else " (NOTHING beats grey on validation: the highest PSNR)"))
+          + ("" if beating else f" (NOTHING beats grey by {args.margin_db:g} dB on validation: the highest PSNR)"))
     if args.choose_only:
         return
 
+    chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights and card it may name are replaced
     loaded = checkpoint_model(run_dir, which, meta, bin_weights)
     loaded.model.prior_correction.fill_(a)
     loaded.model.temperature.fill_(t)
@@ -175,7 +184,7 @@ photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined 
 - Commands:{chain_start}
 
 {chr(10).join("      " + c for c in chain)}
-      python scripts/ship_colorize.py {args.name} {run_dir}{' --lab LAB_RUN' if args.lab else ''}
+      python scripts/ship_colorize.py {args.name} {run_dir}{f' --margin-db {args.margin_db:g}' if args.margin_db else ''}{' --lab LAB_RUN' if args.lab else ''}
 
 Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads'] or 'all'} thread(s)), torch {torch.__version__}, {date.today()}.
 
@@ -189,6 +198,8 @@ colourfulness of the outputs over that of the originals) of at least 0.6: **{'me
 Rerun with `trivision evaluate colorize --run RUN --model {args.name}`.
 
 ## Choosing the checkpoint and the decoding (validation photos)
+
+The rule: the most colourful setting whose PSNR beats grey's by more than {args.margin_db:g} dB{'' if beating else ' (none did: the highest PSNR)'}.
 
 {HEADER}
 {chr(10).join(chosen_rows)}

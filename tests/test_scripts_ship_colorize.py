@@ -44,3 +44,19 @@ def test_choose_only_prints_the_choice_and_ships_nothing(tmp_path):
     assert len([ln for ln in lines if ln.startswith("| best, correction")]) == 20  # 5 corrections x 4 temperatures
     assert lines[-1].startswith("chosen: ") and "dB over grey, colourfulness ratio" in lines[-1]
     assert not list(WEIGHTS_DIR.glob(f"{name}.*"))
+
+
+def _trial(name: str, over_grey: float, ratio: float) -> tuple:
+    return (name, 0.5, 0.6, {"psnr": 22.0 + over_grey, "psnr_grey": 22.0, "colourfulness_ratio": ratio})
+
+
+def test_choose_takes_the_most_colourful_beyond_the_margin():
+    trials = [_trial("safe", 0.9, 0.50), _trial("bold", 0.3, 0.65), _trial("middle", 0.6, 0.58)]
+    assert ship_colorize.choose(trials, 0.0) == (trials[1], True)
+    assert ship_colorize.choose(trials, 0.5) == (trials[2], True)
+    assert ship_colorize.choose(trials, 0.7) == (trials[0], True)
+
+
+def test_choose_falls_back_to_the_highest_psnr_when_nothing_beats_the_margin():
+    trials = [_trial("a", -0.4, 0.7), _trial("b", -0.1, 0.5)]
+    assert ship_colorize.choose(trials, 0.0) == (trials[1], False)
