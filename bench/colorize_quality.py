@@ -81,11 +81,12 @@ def main() -> int:
                      "meets_targets": None if lab else bool(r["psnr"] > r["psnr_grey"] and
                                                            r["colourfulness_ratio"] >= MIN_COLOURFULNESS_RATIO)})
     print(f"photos: {args.data or 'test split of ' + args.test_split_of} ({rows[0]['n']} in colour)")
-    print("| model | objective | PSNR | grey PSNR | colourfulness ratio | s per 256px photo | targets |")
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("| model | objective | PSNR | grey PSNR | PSNR - grey (± s.e.) | colourfulness ratio | s per 256px photo | targets |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         verdict = {None: "(lab)", True: "met", False: "MISSED"}[r["meets_targets"]]
         print(f"| {r['model']} | {r['loss']} | {r['psnr']:.2f} | {r['psnr_grey']:.2f} | "
+              f"{r['psnr'] - r['psnr_grey']:+.2f} ± {r['psnr_over_grey_se']:.2f} | "
               f"{r['colourfulness_ratio']:.2f} | {r['seconds_per_256px_photo']:.2f} | {verdict} |")
     if args.gallery:
         ds = run_test_split(Path(args.test_split_of), "colorize") if args.test_split_of else read_dataset(args.data, None)

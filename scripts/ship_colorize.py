@@ -44,7 +44,7 @@ from trivision.inference import LoadedModel, load_model
 from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
-from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights
+from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights, standard_error
 from shipping import training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -55,7 +55,7 @@ NETWORKS = {"koala": "the lab's network, `koala`",
             "koala-pyramid": "`koala-pyramid`: the lab's network, `koala`, whose fusion layer\nalso takes the "
                              "classifier's feature maps of the grey photo at every resolution from 1/8 of its "
                              "size down, resized to the encoder's grid"}
-HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey | colourfulness ratio |\n"
+HEADER = ("| | photos | PSNR (dB) | grey PSNR (dB) | PSNR - grey (± s.e.) | colourfulness ratio |\n"
           "|---|---:|---:|---:|---:|---:|")
 
 
@@ -71,6 +71,7 @@ def train_command(cfg: dict) -> str:
 
 def row(label: str, r: dict) -> str:
     return (f"| {label} | {r['n']} | {r['psnr']:.2f} | {r['psnr_grey']:.2f} | {r['psnr'] - r['psnr_grey']:+.2f} "
+            f"± {r['psnr_over_grey_se']:.2f} "
             f"| {r['colourfulness_ratio']:.2f} |")
 
 
@@ -93,8 +94,9 @@ def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, fl
         loaded.model.prior_correction.fill_(a)
         loaded.model.temperature.fill_(t)
         done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
-        results.append((a, t, {"n": len(photos), "psnr": np.mean([psnr(d.rgb, d.original) for d in done]),
-                               "psnr_grey": np.mean([psnr(d.grey, d.original) for d in done]),
+        out, grey = [psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done]
+        results.append((a, t, {"n": len(photos), "psnr": np.mean(out), "psnr_grey": np.mean(grey),
+                               "psnr_over_grey_se": standard_error(np.subtract(out, grey)),
                                "colourfulness_ratio": np.mean([colourfulness(d.rgb) for d in done]) / colour_orig}))
     return results
 

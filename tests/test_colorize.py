@@ -19,7 +19,7 @@ from trivision.data.datasets import read_dataset
 from trivision.data.lab import ab_bins, lab_to_rgb_keeping_l, nearest_bin, rgb_to_lab
 from trivision.engine.checkpoint import load_weights
 from trivision.tasks import get_task
-from trivision.tasks.colorize import colourfulness, psnr, rebalancing_weights
+from trivision.tasks.colorize import colourfulness, psnr, rebalancing_weights, standard_error
 
 SIZE = "64"  # the model's input side in these tests: small, so that everything runs in seconds
 
@@ -123,6 +123,8 @@ def test_metrics():
     red = np.zeros((8, 8, 3), np.uint8)
     red[..., 0] = 255
     assert colourfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+    assert standard_error([1.0, 3.0]) == pytest.approx(1.0)  # sd sqrt(2) over sqrt(2)
+    assert np.isnan(standard_error([2.0]))
 
 
 def test_losses_of_both_objectives():
@@ -222,6 +224,7 @@ def test_evaluate_prints_a_table_then_json(run, photos, tmp_path):
     assert {"n", "psnr", "psnr_grey", "colourfulness_ratio"} <= result.keys()
     assert result["n"] == 3 and result["skipped_grey"] == 1 and result["model"] == "koala"
     assert 5 < result["psnr_grey"] < 60 and result["colourfulness_ratio"] >= 0
+    assert result["psnr_over_grey_se"] > 0  # three photos, three different differences
     assert any(line.startswith("psnr_grey") for line in out.splitlines())
 
 

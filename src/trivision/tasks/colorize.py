@@ -122,6 +122,7 @@ class ColorizeTask:
                                  f"({grey} grey, {bad} undecodable)")
         mean_orig = float(np.mean(colour_orig))
         return {"n": len(psnr_out), "psnr": float(np.mean(psnr_out)), "psnr_grey": float(np.mean(psnr_grey)),
+                "psnr_over_grey_se": standard_error(np.subtract(psnr_out, psnr_grey)),
                 "colourfulness": float(np.mean(colour_out)), "colourfulness_original": mean_orig,
                 "colourfulness_ratio": float(np.mean(colour_out)) / mean_orig if mean_orig > 0 else float("nan"),
                 "skipped_grey": grey, "skipped_bad": bad}
@@ -138,6 +139,13 @@ def rebalancing_weights(images_uint8: torch.Tensor, centres: torch.Tensor, chunk
     smooth /= smooth.sum()
     weights = 1.0 / ((1 - REBALANCE_LAMBDA) * smooth + REBALANCE_LAMBDA / len(centres))
     return (weights / (smooth * weights).sum()).float()
+
+
+def standard_error(values) -> float:
+    """Standard error of the mean of `values` (nan for fewer than two): for PSNR - grey, taken per photo, it says
+    how far a few dozen photos pin the difference down."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:
