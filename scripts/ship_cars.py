@@ -18,7 +18,7 @@ from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.warm_start import init_chain
-from trivision.engine.report import param_counts, params_table, read_history, training_seconds
+from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
 from trivision.evaluate import choose_tta, evaluate
 from trivision.inference import TEST_TIME, load_model
 from trivision.models.registry import WEIGHTS_DIR
@@ -123,7 +123,7 @@ Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end 
 
 {per_phase}
 The lab reported 77.68% (46.94% after the frozen phase) on its own 20-class set with VGG16.
-Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads']} thread(s); wall time, which
+Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on the project's 2-core x86-64 CPU ({threads_used(history, cfg['threads'])} thread(s); wall time, which
 includes any other training that shared the machine), torch {torch.__version__}, {date.today()}.
 
 ## Terms and limits

@@ -37,6 +37,7 @@ from trivision.engine.report import (
     param_counts,
     params_table,
     read_history,
+    threads_used,
     training_seconds,
 )
 from trivision.evaluate import run_test_split
@@ -122,7 +123,8 @@ def main() -> None:
     args = ap.parse_args()
     run_dir = Path(args.run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
-    minutes = training_seconds(read_history(run_dir / "history.csv")) / 60
+    history = read_history(run_dir / "history.csv")
+    minutes = training_seconds(history) / 60
     _, meta = load_weights(run_dir / "model.safetensors")
 
     train = run_test_split(run_dir, "colorize", "train")
@@ -188,7 +190,7 @@ photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined 
 {chr(10).join("      " + c for c in chain)}
       python scripts/ship_colorize.py {args.name} {run_dir}{f' --margin-db {args.margin_db:g}' if args.margin_db else ''}{' --lab LAB_RUN' if args.lab else ''}
 
-Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on the project's 2-core x86-64 CPU ({cfg['threads'] or 'all'} thread(s)), torch {torch.__version__}, {date.today()}.
+Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on the project's 2-core x86-64 CPU ({threads_used(history, cfg['threads'] or 'all')} thread(s)), torch {torch.__version__}, {date.today()}.
 
 ## Results on held-out test photos (each at its own size)
 

@@ -20,7 +20,7 @@ import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split, shares
-from trivision.engine.report import param_counts, params_table, read_history, training_seconds
+from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
@@ -34,7 +34,8 @@ def run_facts(run: Path) -> dict:
     seconds = training_seconds(history)
     result = evaluate("gender", run=str(run), framing="as-is")
     trained = date.fromtimestamp((run / "history.csv").stat().st_mtime)
-    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained}
+    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained,
+            "threads": threads_used(history, cfg["threads"])}
 
 
 def command(cfg: dict) -> str:
@@ -107,7 +108,7 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
         mark = " (shipped)" if i == 0 else ""
         rows.append(f"| {PROTOCOL[cfg['split']]}{mark} | {f['epochs']} | {r['n']} | {pct(r['accuracy'])} | "
                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
-                    f"{f['minutes']:.0f} min | {cfg['threads']} | {f['trained']} |")
+                    f"{f['minutes']:.0f} min | {f['threads']} | {f['trained']} |")
         if cfg.get("teacher"):  # the teacher's own run first, into the folder the student names
             teacher_cfg = tomllib.loads((Path(cfg["teacher"]) / "config.toml").read_text())
             commands.append(f"      {command(teacher_cfg)} --output-dir {cfg['teacher']}")

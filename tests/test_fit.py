@@ -69,6 +69,7 @@ def test_fit_writes_the_run_folder(tmp_path):
     rows = _history_csv(tmp_path / "history.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert all(r["val_acc"] != "" and r["train_loss"] != "" for r in rows)
+    assert all(r["threads"] == str(torch.get_num_threads()) for r in rows)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = load_config(tmp_path / "config.toml", TrainConfig())
     assert saved.model == "tiny-test" and saved.augment.rotation == 10.0 and saved.phases[0].epochs == 2

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from trivision.engine.report import read_results, results_table
+from trivision.engine.report import read_results, results_table, threads_used
 
 
 def test_results_table_reads_back_by_phase(tmp_path):
@@ -24,3 +24,11 @@ def test_other_tables_in_the_file_are_ignored(tmp_path):
     path.write_text("| Model | Total params | Trainable params | Non-trainable params |\n|---|---:|---:|---:|\n"
                     "| x | 1 | 1 | 0 |\n")
     assert read_results(path) == {}
+
+
+def test_threads_used_names_the_usual_count_and_the_exceptions():
+    assert threads_used([{"threads": "2"}] * 3) == "2"
+    resumed = [{"threads": "2"}] * 30 + [{"threads": "1"}] * 10
+    assert threads_used(resumed) == "2 (1 for 10 of 40 epochs)"
+    before_it_was_recorded = [{"threads": ""}] * 3 + [{}] + [{"threads": "1"}]
+    assert threads_used(before_it_was_recorded, unrecorded=2) == "2 (1 for 1 of 5 epochs)"

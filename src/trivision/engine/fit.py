@@ -226,7 +226,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
                      else _run(evaluated.head.eval(), task, cache.val.batches(batch_size), keep_outputs=False))
                 row.update(val_loss=v["loss"], val_acc=v["acc"])
             row.update(epoch=epoch, phase=phase.name, lr=opt.param_groups[0]["lr"],
-                       seconds=time.perf_counter() - t0)
+                       seconds=time.perf_counter() - t0, threads=torch.get_num_threads())
             history.append(row)
             score = _score(row)
             rng = _rng_state(device)

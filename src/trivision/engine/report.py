@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -10,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from torch import nn  # noqa: E402
 
-HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "threads"]
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -122,3 +123,13 @@ def read_history(path: Path) -> list[dict]:
 
 def training_seconds(history: list[dict]) -> float:
     return sum(float(r["seconds"]) for r in history)
+
+
+def threads_used(history: list[dict], unrecorded="?") -> str:
+    """The CPU threads the epochs trained with, e.g. "2", or "2 (1 for 10 of 40 epochs)" for a run resumed with
+    another count; epochs from before history.csv recorded it count as `unrecorded`."""
+    counts = Counter(str(r.get("threads") or unrecorded) for r in history)
+    (most, _), *others = counts.most_common()
+    if not others:
+        return most
+    return f"{most} ({', '.join(f'{t} for {n} of {len(history)} epochs' for t, n in others)})"
