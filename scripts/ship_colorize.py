@@ -11,7 +11,8 @@ The rule, on the validation photos only: the most colourful choice whose PSNR be
 than --margin-db (default 0; or, when none does, the one with the highest PSNR). The test photos are scored once, with that choice,
 for the card; --lab scores the lab's reproduction (a run of configs/colorize-lab.toml) on the same
 photos, for comparison. --choose-only stops after the choice: it neither ships nor reads the test photos, so two runs can
-be compared on validation before either is shipped.
+be compared on validation before either is shipped. --min-ratio R ships only a choice that beat the margin at a
+colourfulness ratio of at least R, and otherwise stops there too: a shipping rule fixed before training ends.
 """
 from __future__ import annotations
 
@@ -120,6 +121,8 @@ def main() -> None:
                     help="print the validation sweep and the choice, then stop (no shipping, no test photos)")
     ap.add_argument("--margin-db", type=float, default=0.0,
                     help="the PSNR over grey, on validation, a choice must beat (default 0)")
+    ap.add_argument("--min-ratio", type=float, default=0.0,
+                    help="ship only if the choice beat the margin at this colourfulness ratio or more (default 0)")
     args = ap.parse_args()
     run_dir = Path(args.run)
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
@@ -150,6 +153,10 @@ def main() -> None:
           f"{chosen['psnr'] - chosen['psnr_grey']:+.2f} dB over grey, colourfulness ratio {chosen['colourfulness_ratio']:.2f}"
           + ("" if beating else f" (NOTHING beats grey by {args.margin_db:g} dB on validation: the highest PSNR)"))
     if args.choose_only:
+        return
+    if args.min_ratio and (not beating or round(chosen["colourfulness_ratio"], 2) < args.min_ratio):
+        print(f"not shipped: the choice does not beat grey by {args.margin_db:g} dB at a colourfulness ratio of "
+              f"{args.min_ratio:g} or more on validation (--min-ratio); the test photos were not read")
         return
 
     chain, chain_start = training_chain(cfg, run_dir, train_command)  # before the weights and card it may name are replaced
@@ -188,7 +195,7 @@ photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined 
 - Commands:{chain_start}
 
 {chr(10).join("      " + c for c in chain)}
-      python scripts/ship_colorize.py {args.name} {run_dir}{f' --margin-db {args.margin_db:g}' if args.margin_db else ''}{' --lab LAB_RUN' if args.lab else ''}
+      python scripts/ship_colorize.py {args.name} {run_dir}{f' --margin-db {args.margin_db:g}' if args.margin_db else ''}{f' --min-ratio {args.min_ratio:g}' if args.min_ratio else ''}{' --lab LAB_RUN' if args.lab else ''}
 
 Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on the project's 2-core x86-64 CPU ({threads_used(history, cfg['threads'] or 'all')} thread(s)), torch {torch.__version__}, {date.today()}.
 

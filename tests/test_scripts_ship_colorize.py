@@ -44,6 +44,11 @@ def test_choose_only_prints_the_choice_and_ships_nothing(tmp_path):
     assert len([ln for ln in lines if ln.startswith("| best, correction")]) == 20  # 5 corrections x 4 temperatures
     assert lines[-1].startswith("chosen: ") and "dB over grey, colourfulness ratio" in lines[-1]
     assert not list(WEIGHTS_DIR.glob(f"{name}.*"))
+    # a shipping rule no choice can meet (a ratio of 5): it stops after the choice, as --choose-only does
+    done = run_python("scripts/ship_colorize.py", name, str(run), "--min-ratio", "5", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("not shipped: ")
+    assert not list(WEIGHTS_DIR.glob(f"{name}.*"))
 
 
 def _trial(name: str, over_grey: float, ratio: float) -> tuple:
