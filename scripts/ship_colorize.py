@@ -46,7 +46,7 @@ from trivision.inference import LoadedModel, load_model
 from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
-from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights, standard_error
+from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights, scores
 from shipping import training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -90,16 +90,14 @@ def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: Callabl
 def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, float, dict]]:
     """Scores of every (prior correction, temperature) on `photos`; the network runs once per photo."""
     outputs = [network_outputs(loaded, rgb) for rgb in photos]
-    colour_orig = np.mean([colourfulness(rgb) for rgb in photos])
+    colour_orig = [colourfulness(rgb) for rgb in photos]
     results = []
     for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
         loaded.model.prior_correction.fill_(a)
         loaded.model.temperature.fill_(t)
         done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
-        out, grey = [psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done]
-        results.append((a, t, {"n": len(photos), "psnr": np.mean(out), "psnr_grey": np.mean(grey),
-                               "psnr_over_grey_se": standard_error(np.subtract(out, grey)),
-                               "colourfulness_ratio": np.mean([colourfulness(d.rgb) for d in done]) / colour_orig}))
+        results.append((a, t, scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
+                                     [colourfulness(d.rgb) for d in done], colour_orig)))
     return results
 
 

@@ -120,12 +120,7 @@ class ColorizeTask:
         if not psnr_out:
             raise TrivisionError(f"{ds.root}: no colour photos to evaluate among {len(ds)} rows "
                                  f"({grey} grey, {bad} undecodable)")
-        mean_orig = float(np.mean(colour_orig))
-        return {"n": len(psnr_out), "psnr": float(np.mean(psnr_out)), "psnr_grey": float(np.mean(psnr_grey)),
-                "psnr_over_grey_se": standard_error(np.subtract(psnr_out, psnr_grey)),
-                "colourfulness": float(np.mean(colour_out)), "colourfulness_original": mean_orig,
-                "colourfulness_ratio": float(np.mean(colour_out)) / mean_orig if mean_orig > 0 else float("nan"),
-                "skipped_grey": grey, "skipped_bad": bad}
+        return {**scores(psnr_out, psnr_grey, colour_out, colour_orig), "skipped_grey": grey, "skipped_bad": bad}
 
 
 def rebalancing_weights(images_uint8: torch.Tensor, centres: torch.Tensor, chunk: int = 32) -> torch.Tensor:
@@ -139,6 +134,16 @@ def rebalancing_weights(images_uint8: torch.Tensor, centres: torch.Tensor, chunk
     smooth /= smooth.sum()
     weights = 1.0 / ((1 - REBALANCE_LAMBDA) * smooth + REBALANCE_LAMBDA / len(centres))
     return (weights / (smooth * weights).sum()).float()
+
+
+def scores(psnr_out: list[float], psnr_grey: list[float], colour_out: list[float], colour_orig: list[float]) -> dict:
+    """The colorize scores of a set of photos, from each photo's PSNR (colorized and grey, against the original)
+    and colourfulness (colorized and original)."""
+    mean_orig = float(np.mean(colour_orig))
+    return {"n": len(psnr_out), "psnr": float(np.mean(psnr_out)), "psnr_grey": float(np.mean(psnr_grey)),
+            "psnr_over_grey_se": standard_error(np.subtract(psnr_out, psnr_grey)),
+            "colourfulness": float(np.mean(colour_out)), "colourfulness_original": mean_orig,
+            "colourfulness_ratio": float(np.mean(colour_out)) / mean_orig if mean_orig > 0 else float("nan")}
 
 
 def standard_error(values) -> float:
