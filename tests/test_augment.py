@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from trivision.data.augment import AugmentConfig, augment_batch, build_augment
+from trivision.errors import TrivisionError
 
 SIDE = 64
 
@@ -132,9 +133,9 @@ def test_zoom_above_one_shows_more_of_the_scene():
 
 
 def test_bad_zoom_range():
-    with pytest.raises(ValueError, match="zoom range"):
+    with pytest.raises(TrivisionError, match="zoom"):
         build_augment(AugmentConfig(zoom=(1.2, 1.0)))
-    with pytest.raises(ValueError, match="zoom range"):
+    with pytest.raises(TrivisionError, match="zoom"):
         build_augment(AugmentConfig(zoom=(0.0, 1.0)))
 
 
@@ -151,5 +152,27 @@ def test_crop_gives_random_windows_of_the_asked_side():
 
 
 def test_negative_crop_is_refused():
-    with pytest.raises(ValueError, match="crop"):
+    with pytest.raises(TrivisionError, match="crop"):
         build_augment(AugmentConfig(crop=-1))
+
+
+def test_erasing_blacks_out_one_box_in_some_images():
+    torch.manual_seed(0)
+    batch = torch.full((32, 3, SIDE, SIDE), 200, dtype=torch.uint8)
+    out = augment_batch(build_augment(AugmentConfig(shift=0.0, rotation=0.0, zoom=(1.0, 1.0), hflip=False,
+                                                    erasing=0.5)), batch)
+    erased = (out == 0).all(1)  # (N, H, W): pixels blacked out in every channel
+    hit = [bool(e.any()) for e in erased]
+    assert 4 <= sum(hit) <= 28, f"{sum(hit)} of 32 erased"
+    for e, img in zip(erased, out):
+        if e.any():  # one axis-aligned box, everything else untouched
+            ys, xs = e.nonzero(as_tuple=True)
+            assert e[ys.min():ys.max() + 1, xs.min():xs.max() + 1].all()
+            assert e.float().mean() < 0.5
+        torch.testing.assert_close(img[:, ~e], torch.full_like(img[:, ~e], 200 / 255))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_erasing_must_be_a_probability(p):
+    with pytest.raises(TrivisionError, match="augment.erasing"):
+        build_augment(AugmentConfig(erasing=p))

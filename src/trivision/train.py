@@ -14,6 +14,7 @@ from trivision.config import TrainConfig, save_config
 from trivision.data import splits
 from trivision.data.datasets import Dataset, encode_labels
 from trivision.data.loading import load_images
+from trivision.data.mixing import mixes
 from trivision.engine import distributed, report
 from trivision.engine.checkpoint import save_weights
 from trivision.engine.fit import TensorData, fit, run_model
@@ -72,6 +73,9 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         raise TrivisionError("every phase has 0 epochs: nothing to train (set --epochs or phases.N.epochs)")
     if not 0 < cfg.frame_crop <= 1:
         raise TrivisionError(f"frame_crop must be in (0, 1] (the share of the frame the model sees), got {cfg.frame_crop}")
+    if mixes(cfg.augment) and (task.label_column is None or cfg.teacher):
+        raise TrivisionError("augment.mixup and augment.cutmix mix class labels: not for "
+                             + ("a teacher's lessons (teacher)" if cfg.teacher else f"task '{task.name}'"))
     run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").exists():
         raise TrivisionError(f"{run_dir}: nothing to resume (no checkpoints/last.pt); pass --output-dir RUN")
@@ -141,7 +145,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
             (run_dir / f"results-{phase.name}.md").write_text(
                 f"# {cfg.model} on {cfg.data}: phase {phase.name}\n\n" + report.results_table([row]))
 
-    history = fit(model, trainable, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end)
+    history = fit(model, trainable, train_data, val_data, cfg, run_dir, log=log, on_phase_end=on_phase_end,
+                  num_classes=len(classes))
     model = model.to(memory_format=torch.contiguous_format)
     summary = {"run_dir": str(run_dir), "model": cfg.model, "epochs": len(history),
                "train_seconds": round(sum(r["seconds"] for r in history), 1),

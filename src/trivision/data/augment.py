@@ -2,6 +2,8 @@
 
 Keras semantics are kept: a zoom factor z > 1 shows *more* of the scene (the picture shrinks),
 x and y zoom are drawn independently, and pixels pulled in from outside repeat the edge ('nearest').
+Beyond the lab's: random erasing (Zhong et al. 2020) here, and mixing two images and their labels (MixUp,
+CutMix) in data/mixing.py, off by default.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 import kornia.augmentation as K
 import torch
 from torch import nn
+
+from trivision.errors import TrivisionError
 
 
 @dataclass
@@ -20,6 +24,9 @@ class AugmentConfig:
     zoom: tuple[float, float] = (1.0, 1.2)
     hflip: bool = True
     crop: int = 0                 # train on random crop x crop windows (fully convolutional models); 0: whole image
+    erasing: float = 0.0          # the chance that a training image has a random box blacked out; 0: off
+    mixup: float = 0.0            # MixUp's Beta(alpha, alpha) for the mixing weight (data/mixing.py); 0: off
+    cutmix: float = 0.0           # CutMix's alpha, the same way; with both on, each batch gets one of them
 
 
 def build_augment(cfg: AugmentConfig) -> nn.Module:
@@ -28,16 +35,20 @@ def build_augment(cfg: AugmentConfig) -> nn.Module:
         return nn.Identity()
     lo, hi = cfg.zoom
     if not 0 < lo <= hi:
-        raise ValueError(f"zoom range must satisfy 0 < min <= max, got {cfg.zoom}")
+        raise TrivisionError(f"augment.zoom must satisfy 0 < min <= max, got {cfg.zoom}")
     scale = (1.0 / hi, 1.0 / lo, 1.0 / hi, 1.0 / lo)
     ops = [K.RandomAffine(degrees=cfg.rotation, translate=(cfg.shift, cfg.shift), scale=scale,
                           padding_mode="border", p=1.0)]
     if cfg.hflip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
     if cfg.crop < 0:
-        raise ValueError(f"crop must be 0 (off) or a side in pixels, got {cfg.crop}")
+        raise TrivisionError(f"augment.crop must be 0 (off) or a side in pixels, got {cfg.crop}")
     if cfg.crop:
         ops.append(K.RandomCrop((cfg.crop, cfg.crop)))
+    if not 0 <= cfg.erasing <= 1:
+        raise TrivisionError(f"augment.erasing must be a probability in [0, 1], got {cfg.erasing}")
+    if cfg.erasing:  # after the crop, so the box lies inside what the model sees
+        ops.append(K.RandomErasing(p=cfg.erasing))
     return K.AugmentationSequential(*ops, data_keys=["input"])
 
 

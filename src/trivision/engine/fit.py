@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from trivision.config import Phase, TrainConfig, save_config
 from trivision.data.augment import augment_batch, build_augment
+from trivision.data.mixing import build_mixing
 from trivision.engine import distributed, report
 from trivision.engine.cache import build_cache, can_cache
 from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -126,9 +127,9 @@ def _run(forward: nn.Module, task: Trainable, batches, keep_outputs: bool = True
 
 def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | None,
         cfg: TrainConfig, run_dir: Path, log: Callable[[str], None] = print,
-        on_phase_end: Callable[[int, Phase, list[dict]], None] | None = None) -> list[dict]:
+        on_phase_end: Callable[[int, Phase, list[dict]], None] | None = None, num_classes: int = 0) -> list[dict]:
     """Train through cfg.phases; return the history (one dict per epoch). The weights cfg.keep names (best or
-    last) end up in `model` (which is moved to cfg.device)."""
+    last) end up in `model` (which is moved to cfg.device). `num_classes`: what MixUp/CutMix mix (cfg.augment)."""
     if len(train) == 0:
         raise TrivisionError("the training split is empty")
     if cfg.keep not in ("best", "last"):
@@ -150,6 +151,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     augment = build_augment(cfg.augment).to(device)
+    mixing = build_mixing(cfg.augment, num_classes)
     # with cfg.ema the averaged weights (BatchNorm statistics too) are what is validated and saved
     ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
     evaluated = model if ema is None else ema.module
@@ -160,6 +162,8 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     def augmented_batch(idx: torch.Tensor):
         images = train.images[idx].to(device, non_blocking=True)
         inputs, targets = task.batch(augment_batch(augment, images), train.targets[idx].to(device, non_blocking=True))
+        if mixing is not None:
+            inputs, targets = mixing(inputs, targets)
         return layout(inputs), targets
 
     state = None

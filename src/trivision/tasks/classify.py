@@ -33,7 +33,9 @@ class ClassificationTask:
         return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
 
     def correct(self, outputs, targets) -> int:
-        return int((outputs.argmax(1) == targets).sum())
+        """Right answers; against mixed labels (MixUp, CutMix: class probabilities), the larger share."""
+        labels = targets.argmax(1) if targets.dim() == 2 else targets
+        return int((outputs.argmax(1) == labels).sum())
 
     def set_phase(self, model: nn.Module, phase: Phase) -> None:
         """Every layer trains, except the model's `backbone` in a phase that freezes it."""
