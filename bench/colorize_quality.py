@@ -28,9 +28,9 @@ from trivision.data.datasets import read_dataset
 from trivision.data.images import decode_image, is_grey
 from trivision.data.loading import resize
 from trivision.evaluate import evaluate, run_test_split
+from trivision.tasks.colorize import meets_targets
 import common  # bench/common.py
 
-MIN_COLOURFULNESS_RATIO = 0.6
 GALLERY_ROWS, GALLERY_SIDE = 8, 192
 
 
@@ -78,8 +78,7 @@ def main() -> int:
         lab = loaded[name].meta.get("loss") == "mse"  # the lab's objective: shown beside, no target
         rows.append({**r, "model": name, "loss": loaded[name].meta.get("loss"),
                      "seconds_per_256px_photo": seconds_per_photo(loaded[name]), "threads": torch.get_num_threads(),
-                     "meets_targets": None if lab else bool(r["psnr"] > r["psnr_grey"] and
-                                                           r["colourfulness_ratio"] >= MIN_COLOURFULNESS_RATIO)})
+                     "meets_targets": None if lab else meets_targets(r)})
     print(f"photos: {args.data or 'test split of ' + args.test_split_of} ({rows[0]['n']} in colour)")
     print("| model | objective | PSNR | grey PSNR | PSNR - grey (± s.e.) | colourfulness ratio | s per 256px photo | targets |")
     print("|---|---|---:|---:|---:|---:|---:|---|")

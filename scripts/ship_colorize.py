@@ -46,7 +46,15 @@ from trivision.inference import LoadedModel, load_model
 from trivision.models import create_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task
-from trivision.tasks.colorize import ColorizeTask, colourfulness, psnr, rebalancing_weights, scores
+from trivision.tasks.colorize import (
+    MIN_COLOURFULNESS_RATIO,
+    ColorizeTask,
+    colourfulness,
+    meets_targets,
+    psnr,
+    rebalancing_weights,
+    scores,
+)
 from shipping import training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -148,7 +156,7 @@ def main() -> None:
             print(row(f"{which}, correction {a:g}, T {t:g}", r), flush=True)
     (which, a, t, chosen), beating = choose(trials, args.margin_db)
     print(f"chosen: {which} checkpoint, prior correction {a:g}, temperature {t:g}: "
-          f"{chosen['psnr'] - chosen['psnr_grey']:+.2f} dB over grey, colourfulness ratio {chosen['colourfulness_ratio']:.2f}"
+          f"{chosen['psnr'] - chosen['psnr_grey']:+.2f} ± {chosen['psnr_over_grey_se']:.2f} dB over grey, colourfulness ratio {chosen['colourfulness_ratio']:.2f}"
           + ("" if beating else f" (NOTHING beats grey by {args.margin_db:g} dB on validation: the highest PSNR)"))
     if args.choose_only:
         return
@@ -169,7 +177,7 @@ def main() -> None:
     if args.lab:
         lab = task.evaluate(load_model(str(Path(args.lab) / "model.safetensors")), test)
         lab_row = "\n" + row(f"lab reproduction ({Path(args.lab).name}, mse)", lab)
-    met = result["psnr"] > result["psnr_grey"] and result["colourfulness_ratio"] >= 0.6
+    met = meets_targets(result)
     chosen_rows = [row(f"{w}, correction {x:g}, T {y:g}" + (" **(chosen)**" if (w, x, y) == (which, a, t) else ""), r)
                    for w, x, y, r in trials]
     phase = cfg["phases"][0]
@@ -203,7 +211,7 @@ Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on 
 {row(args.name, result)}{lab_row}
 
 Targets: PSNR above the grey baseline (a*b* = 0) and a colourfulness ratio (Hasler and Süsstrunk's
-colourfulness of the outputs over that of the originals) of at least 0.6: **{'met' if met else 'not met'}**.
+colourfulness of the outputs over that of the originals) of at least {MIN_COLOURFULNESS_RATIO:g}: **{'met' if met else 'not met'}**.
 Rerun with `trivision evaluate colorize --run RUN --model {args.name}`.
 
 ## Choosing the checkpoint and the decoding (validation photos)

@@ -31,6 +31,7 @@ from trivision.models.koala import AB_SCALE
 
 REBALANCE_LAMBDA = 0.5  # weight of the uniform distribution in the mix
 REBALANCE_SIGMA = 5.0   # a*b* units: the Gaussian that smooths the bins' distribution
+MIN_COLOURFULNESS_RATIO = 0.6  # the targets' (meets_targets): colours at least 60% as vivid as the originals'
 
 
 class ColorizeTask:
@@ -144,6 +145,12 @@ def scores(psnr_out: list[float], psnr_grey: list[float], colour_out: list[float
             "psnr_over_grey_se": standard_error(np.subtract(psnr_out, psnr_grey)),
             "colourfulness": float(np.mean(colour_out)), "colourfulness_original": mean_orig,
             "colourfulness_ratio": float(np.mean(colour_out)) / mean_orig if mean_orig > 0 else float("nan")}
+
+
+def meets_targets(result: dict) -> bool:
+    """The shipped colorizer's targets, on photos it never saw: PSNR above the grey baseline (a*b* = 0) and
+    a colourfulness ratio of at least MIN_COLOURFULNESS_RATIO."""
+    return result["psnr"] > result["psnr_grey"] and result["colourfulness_ratio"] >= MIN_COLOURFULNESS_RATIO
 
 
 def standard_error(values) -> float:
