@@ -19,7 +19,7 @@ from trivision.data.datasets import read_dataset
 from trivision.data.lab import ab_bins, lab_to_rgb_keeping_l, nearest_bin, rgb_to_lab
 from trivision.engine.checkpoint import load_weights
 from trivision.tasks import get_task
-from trivision.tasks.colorize import colourfulness, psnr, rebalancing_weights, standard_error
+from trivision.tasks.colorize import colourfulness, meets_targets, psnr, rebalancing_weights, standard_error
 
 SIZE = "64"  # the model's input side in these tests: small, so that everything runs in seconds
 
@@ -338,3 +338,8 @@ def test_colorize_errors(run, photos, tmp_path, tiny_weights):
         assert_one_error_line(err, "model 'colorize-koala' has no shipped weights in this install: "
                                    "train it (trivision train colorize --model koala-spatial)")
 
+
+
+@pytest.mark.parametrize("psnr_out, ratio, met", [(22.1, 0.6, True), (22.0, 0.9, False), (23.0, 0.59, False)])
+def test_targets_need_psnr_above_grey_and_ratio_of_at_least_0_6(psnr_out, ratio, met):
+    assert meets_targets({"psnr": psnr_out, "psnr_grey": 22.0, "colourfulness_ratio": ratio}) is met
