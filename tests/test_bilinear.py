@@ -131,8 +131,9 @@ def _model() -> nn.Module:
 
 
 def _cfg(phases, **kw) -> TrainConfig:
+    kw.setdefault("augment", AugmentConfig(rotation=10.0))
     return TrainConfig(task="cars", model="bcnn-lowdim", batch_size=8, steps_per_epoch=3, threads=1,
-                       augment=AugmentConfig(rotation=10.0), phases=phases, **kw)
+                       phases=phases, **kw)
 
 
 def _frozen(epochs=4) -> list[Phase]:
@@ -229,3 +230,12 @@ def test_a_moving_average_in_a_cached_phase_is_what_validation_scores(tmp_path):
     assert not torch.equal(best["model"][head], raw[head])
     backbone = [k for k in raw if k.startswith("backbone.")]
     assert all(torch.equal(best["model"][k], raw[k]) for k in backbone)  # the frozen backbone, averaged: itself
+
+
+@pytest.mark.parametrize("views", [1, 0])
+def test_mixing_a_cached_frozen_phase_says_its_features_are_unmixed(tmp_path, views):
+    lines = []
+    cfg = _cfg(_frozen(1), cached_views=views, augment=AugmentConfig(rotation=10.0, cutmix=1.0))
+    history = fit(_model(), CarsTask(), _toy(), None, cfg, tmp_path, log=lines.append, num_classes=2)
+    assert math.isfinite(history[0]["train_loss"])
+    assert sum("unmixed" in ln for ln in lines) == (1 if views else 0)

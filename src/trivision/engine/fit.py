@@ -208,6 +208,9 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
             log(f"phase {phase.name}: frozen backbone features of {len(cache.views)} augmented views cached "
                 f"({cache.nbytes() / 2**20:.0f} MiB, {time.perf_counter() - started:.0f}s"
                 f"{', in each process' if world > 1 else ''})")
+            if mixing is not None:
+                log(f"phase {phase.name}: trains on the cached features unmixed (MixUp/CutMix need the whole network: "
+                    "cached_views=0 mixes this phase too)")
         trained = model if cache is None else model.head  # the cached phase trains the head alone
         if world > 1 and first < phase.epochs:
             from torch.nn.parallel import DistributedDataParallel
