@@ -205,6 +205,13 @@ def test_toy_faces_are_learnable(tmp_path):
     assert max(float(r["train_acc"]) for r in history[:3]) >= 0.9, history
 
 
+def test_bad_augment_setting_stops_before_the_run_folder_exists(toy_dir, tmp_path):
+    code, out, err = cli(*train_args(toy_dir, tmp_path / "run", 1, "--set", "augment.erasing=2"))
+    assert code == 2
+    assert_one_error_line(err, "augment.erasing must be a probability")
+    assert not (tmp_path / "run").exists()
+
+
 # --- split -----------------------------------------------------------------------------------------
 
 def test_split_writes_the_split_a_training_run_makes(run_dir, toy_dir, tmp_path):

@@ -1,6 +1,8 @@
 """Settings: task defaults, a TOML file over them, --set over that; unknown keys are errors."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from trivision.config import Phase, TrainConfig, apply_overrides, load_config, save_config, to_dict
@@ -85,3 +87,36 @@ def test_save_then_load_round_trip(tmp_path):
     again = load_config(tmp_path / "config.toml", TrainConfig())
     assert to_dict(again) == to_dict(cfg)
     assert again.augment.zoom == (1.0, 1.5)
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_config_files_load(path):
+    """Every recipe in configs/ loads over its task's defaults (a typo in one is an error, not a surprise)."""
+    task = "colorize" if path.name.startswith("colorize") else "gender"
+    cfg = load_config(path, get_task(task).default_config())
+    assert cfg.phases and all(p.epochs > 0 and p.lr > 0 for p in cfg.phases)
+
+
+def test_erasing_recipe_is_gender_fast_with_erasing_and_twice_the_epochs():
+    configs = Path(__file__).parents[1] / "configs"
+    fast = to_dict(load_config(configs / "gender-fast.toml", _defaults()))
+    erasing = to_dict(load_config(configs / "gender-erasing.toml", _defaults()))
+    assert erasing["augment"].pop("erasing") == 0.5 and erasing.pop("keep") == "last"
+    assert erasing["phases"][0].pop("epochs") == 2 * fast["phases"][0].pop("epochs")
+    fast["augment"].pop("erasing"), fast.pop("keep")
+    assert erasing == fast
+
+
+@pytest.mark.parametrize("setting, says", [("erasing = 1.5", "augment.erasing"), ("zoom = [1.2, 1.0]", "augment.zoom"),
+                                           ("crop = -4", "augment.crop"), ("mixup = -1.0", "augment.mixup")])
+def test_bad_augment_values_fail_when_the_config_is_read(tmp_path, setting, says):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[augment]\n{setting}\n")
+    with pytest.raises(TrivisionError, match=says):
+        load_config(path, _defaults())
+    key, value = (part.strip() for part in setting.split("="))
+    with pytest.raises(TrivisionError, match=says):
+        apply_overrides(_defaults(), [f"augment.{key}={value}"])

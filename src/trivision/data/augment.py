@@ -28,25 +28,36 @@ class AugmentConfig:
     mixup: float = 0.0            # MixUp's Beta(alpha, alpha) for the mixing weight (data/mixing.py); 0: off
     cutmix: float = 0.0           # CutMix's alpha, the same way; with both on, each batch gets one of them
 
+    def __post_init__(self):
+        self.check()  # a bad value stops a run when its config is read, before anything is decoded or written
+
+    def check(self) -> None:
+        lo, hi = self.zoom
+        if not 0 < lo <= hi:
+            raise TrivisionError(f"augment.zoom must satisfy 0 < min <= max, got {tuple(self.zoom)}")
+        if self.crop < 0:
+            raise TrivisionError(f"augment.crop must be 0 (off) or a side in pixels, got {self.crop}")
+        if not 0 <= self.erasing <= 1:
+            raise TrivisionError(f"augment.erasing must be a probability in [0, 1], got {self.erasing}")
+        for key in ("mixup", "cutmix"):
+            if getattr(self, key) < 0:
+                raise TrivisionError(f"augment.{key} must be 0 (off) or a positive Beta alpha, "
+                                     f"got {getattr(self, key)}")
+
 
 def build_augment(cfg: AugmentConfig) -> nn.Module:
     """An nn.Module mapping a float batch (N,C,H,W) to an augmented batch; identity when disabled."""
+    cfg.check()  # again: a field may have been set after construction
     if not cfg.enabled:
         return nn.Identity()
     lo, hi = cfg.zoom
-    if not 0 < lo <= hi:
-        raise TrivisionError(f"augment.zoom must satisfy 0 < min <= max, got {cfg.zoom}")
     scale = (1.0 / hi, 1.0 / lo, 1.0 / hi, 1.0 / lo)
     ops = [K.RandomAffine(degrees=cfg.rotation, translate=(cfg.shift, cfg.shift), scale=scale,
                           padding_mode="border", p=1.0)]
     if cfg.hflip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
-    if cfg.crop < 0:
-        raise TrivisionError(f"augment.crop must be 0 (off) or a side in pixels, got {cfg.crop}")
     if cfg.crop:
         ops.append(K.RandomCrop((cfg.crop, cfg.crop)))
-    if not 0 <= cfg.erasing <= 1:
-        raise TrivisionError(f"augment.erasing must be a probability in [0, 1], got {cfg.erasing}")
     if cfg.erasing:  # after the crop, so the box lies inside what the model sees
         ops.append(K.RandomErasing(p=cfg.erasing))
     return K.AugmentationSequential(*ops, data_keys=["input"])

@@ -27,9 +27,7 @@ def mixes(cfg: AugmentConfig) -> bool:
 def build_mixing(cfg: AugmentConfig, num_classes: int) -> Mixing | None:
     """(images (N, C, H, W) float, labels (N,) int) -> (mixed images, (N, num_classes) probabilities); None
     when mixing is off."""
-    for key in ("mixup", "cutmix"):
-        if getattr(cfg, key) < 0:
-            raise TrivisionError(f"augment.{key} must be 0 (off) or a positive Beta alpha, got {getattr(cfg, key)}")
+    cfg.check()
     if not mixes(cfg):
         return None
     if num_classes < 2:
