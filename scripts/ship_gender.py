@@ -63,7 +63,15 @@ def recipe(cfg: dict) -> str:
             f"{cfg['schedule']} decay after {cfg['warmup_epochs']:g} warm-up epoch(s), batch {cfg['batch_size']}; "
             f"input {cfg['image_size']}x{cfg['image_size']}, {seen}; "
             f"augmentation shift {aug['shift']:g}, rotation {aug['rotation']:g}, zoom {zoom}"
-            f"{', flip' if aug['hflip'] else ''}{taught}")
+            f"{', flip' if aug['hflip'] else ''}{beyond_the_lab(aug)}{taught}")
+
+
+def beyond_the_lab(aug: dict) -> str:
+    """The augmentations the lab did not use, as the card's recipe names them."""
+    parts = [f"random erasing in {aug['erasing']:g} of the images" if aug.get("erasing") else "",
+             f"MixUp (alpha {aug['mixup']:g})" if aug.get("mixup") else "",
+             f"CutMix (alpha {aug['cutmix']:g})" if aug.get("cutmix") else ""]
+    return "".join(f", {part}" for part in parts if part)
 
 
 def split_line(cfg: dict) -> str:
@@ -155,8 +163,13 @@ anything about a person. LFW is mostly adult public figures photographed by the 
 expect lower accuracy on children, other photo sources and under-represented groups.
 """
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
-    if "val" in read_split(Path(shipped_run) / "split.csv").values():  # nothing to choose on under 80/20
+    if "val" in read_split(Path(shipped_run) / "split.csv").values():
         choose_tta.main(name, shipped_run)
+    else:  # nothing to choose on under 80/20: the weights keep the run's own setting
+        tta = load_model(name).meta.get("tta", "none")
+        with open(WEIGHTS_DIR / f"{name}.md", "a") as f:
+            f.write(f"\n## Test-time augmentation\n\nThe shipped run has no validation split to choose one on: "
+                    f"the weights carry `tta = {tta}`; `--tta none|hflip` overrides.\n")
     print(f"shipped {name}: {WEIGHTS_DIR / (name + '.safetensors')}, card {WEIGHTS_DIR / (name + '.md')}")
 
 

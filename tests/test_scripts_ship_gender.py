@@ -34,6 +34,13 @@ def test_recipe_names_what_differs_from_the_lab():
     assert text.startswith("AdamW (weight decay 0.05)") and "the central 0.6 of the LFW frame" in text
 
 
+def test_recipe_names_the_augmentations_beyond_the_lab():
+    aug = AugmentConfig(erasing=0.5, mixup=0.2, cutmix=1.0)
+    assert ship_gender.recipe(to_dict(TrainConfig(augment=aug))).endswith(
+        "flip, random erasing in 0.5 of the images, MixUp (alpha 0.2), CutMix (alpha 1)")
+    assert ship_gender.recipe(to_dict(TrainConfig())).endswith("zoom 1-1.2, flip")
+
+
 def test_recipe_names_the_teacher():
     text = ship_gender.recipe(to_dict(TrainConfig(teacher="runs/t", distill=0.5, distill_temperature=2.0)))
     assert text.endswith("taught by the run runs/t (its share of the loss 0.5, temperature 2)")
@@ -68,3 +75,19 @@ def test_shipping_writes_weights_a_card_and_the_tta_chosen_on_validation(toy_dir
     card = (tmp_path / "gender-tiny.md").read_text()
     assert card.startswith("# gender-tiny") and card.count("## Test-time augmentation") == 1
     assert meta["tta"] in ("none", "hflip") and f"| {meta['tta']} (shipped) |" in card
+
+
+def test_shipping_an_80_20_run_says_which_tta_it_keeps(toy_dir, tmp_path, monkeypatch):
+    from conftest import cli
+    from test_cli import train_args
+
+    import trivision.models.registry as registry
+    run = tmp_path / "run"
+    code, _, err = cli(*train_args(toy_dir, run, 1, "--set", "val_fraction=0.0", "--set", "keep=last"))
+    assert code == 0, err
+    for module in (registry, ship_gender):
+        monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path)
+    ship_gender.main("gender-tiny", str(run))
+    card = (tmp_path / "gender-tiny.md").read_text()
+    assert card.count("## Test-time augmentation") == 1 and "no validation split to choose one on" in card
+    assert "`tta = none`" in card
