@@ -212,6 +212,24 @@ def test_bad_augment_setting_stops_before_the_run_folder_exists(toy_dir, tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def _first_epoch_loss(run: Path) -> float:
+    with open(run / "history.csv", newline="") as f:
+        return float(next(csv.DictReader(f))["train_loss"])
+
+
+def test_label_smoothing_reaches_the_loss(toy_dir, tmp_path):
+    for name, more in (("plain", ()), ("smoothed", ("--set", "label_smoothing=0.5"))):
+        code, _, err = cli(*train_args(toy_dir, tmp_path / name, 1, *more))
+        assert code == 0, err
+    plain, smoothed = _first_epoch_loss(tmp_path / "plain"), _first_epoch_loss(tmp_path / "smoothed")
+    # against targets (0.75, 0.25) no prediction scores below their entropy, 0.562
+    assert smoothed != plain and smoothed >= 0.562, (plain, smoothed)
+    code, _, err = cli(*train_args(toy_dir, tmp_path / "bad", 1, "--set", "label_smoothing=1.0"))
+    assert code == 2
+    assert_one_error_line(err, "label_smoothing must be in [0, 1)")
+    assert not (tmp_path / "bad").exists()
+
+
 # --- split -----------------------------------------------------------------------------------------
 
 def test_split_writes_the_split_a_training_run_makes(run_dir, toy_dir, tmp_path):

@@ -76,6 +76,12 @@ def _train(task, cfg: TrainConfig, log) -> dict:
     if mixes(cfg.augment) and (task.label_column is None or cfg.teacher):
         raise TrivisionError("augment.mixup and augment.cutmix mix class labels: not for "
                              + ("a teacher's lessons (teacher)" if cfg.teacher else f"task '{task.name}'"))
+    if not 0 <= cfg.label_smoothing < 1:
+        raise TrivisionError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
+    if cfg.label_smoothing and task.label_column is None:
+        raise TrivisionError(f"label_smoothing softens class labels: not for task '{task.name}'")
+    if task.label_column is not None:
+        task.label_smoothing = cfg.label_smoothing
     run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").exists():
         raise TrivisionError(f"{run_dir}: nothing to resume (no checkpoints/last.pt); pass --output-dir RUN")
