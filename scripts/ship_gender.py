@@ -109,7 +109,8 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
     runs = [run_facts(Path(r)) for r in (shipped_run, *other_runs)]
     shipped = runs[0]
     shutil.copyfile(Path(shipped_run) / "model.safetensors", WEIGHTS_DIR / f"{name}.safetensors")
-    model = load_model(name).model
+    loaded = load_model(name)
+    has_val = "val" in read_split(Path(shipped_run) / "split.csv").values()
     rows, commands = [], []
     for i, f in enumerate(runs):
         r, cfg = f["result"], f["cfg"]
@@ -130,7 +131,7 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
 Face gender classifier (female / male) for LFW-framed faces, seen at {size}x{size}: {ARCHITECTURE[name]}. Photos framed otherwise are handled by `trivision predict`'s face detection,
 which cuts each face as LFW frames it.
 
-{params_table([(name, param_counts(model))])}
+{params_table([(name, param_counts(loaded.model))])}
 ## Training
 - Data: `lfw-gender` (Labeled Faces in the Wild, deep-funnelled, 11,903 images of 4,998 people,
   78% male), labels from the public LFW male/female name lists.
@@ -162,14 +163,12 @@ themselves: the model guesses apparent gender from a face photo and must not be 
 anything about a person. LFW is mostly adult public figures photographed by the press, 78% male;
 expect lower accuracy on children, other photo sources and under-represented groups.
 """
+    if not has_val:  # nothing to choose on under 80/20: the weights keep the run's own setting
+        card += (f"\n## Test-time augmentation\n\nThe shipped run has no validation split to choose one on: "
+                 f"the weights carry `tta = {loaded.meta.get('tta', 'none')}`; `--tta none|hflip` overrides.\n")
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
-    if "val" in read_split(Path(shipped_run) / "split.csv").values():
-        choose_tta.main(name, shipped_run)
-    else:  # nothing to choose on under 80/20: the weights keep the run's own setting
-        tta = load_model(name).meta.get("tta", "none")
-        with open(WEIGHTS_DIR / f"{name}.md", "a") as f:
-            f.write(f"\n## Test-time augmentation\n\nThe shipped run has no validation split to choose one on: "
-                    f"the weights carry `tta = {tta}`; `--tta none|hflip` overrides.\n")
+    if has_val:
+        choose_tta.main(name, shipped_run)  # writes the card's test-time augmentation section
     print(f"shipped {name}: {WEIGHTS_DIR / (name + '.safetensors')}, card {WEIGHTS_DIR / (name + '.md')}")
 
 

@@ -213,8 +213,8 @@ def test_bad_augment_setting_stops_before_the_run_folder_exists(toy_dir, tmp_pat
 
 
 def _first_epoch_loss(run: Path) -> float:
-    with open(run / "history.csv", newline="") as f:
-        return float(next(csv.DictReader(f))["train_loss"])
+    from trivision.engine.report import read_history
+    return float(read_history(run / "history.csv")[0]["train_loss"])
 
 
 def test_label_smoothing_reaches_the_loss(toy_dir, tmp_path):
