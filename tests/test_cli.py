@@ -369,3 +369,39 @@ def test_resume_from_a_truncated_checkpoint(run_dir, toy_dir, tmp_path):
     assert code == 2
     assert_one_error_line(err, "last.pt: damaged or truncated checkpoint", "delete it to train from scratch")
     assert (run / "history.csv").read_text() == (run_dir / "history.csv").read_text()  # nothing overwritten
+
+
+def _fewer_women(toy_dir: Path, root: Path) -> Path:
+    """The toy faces with only every fourth woman's image: an imbalanced set, like LFW (but the other way)."""
+    rows = list(csv.DictReader(open(toy_dir / "labels.csv", newline="")))
+    kept = [r for i, r in enumerate(rows) if r["gender"] == "male" or i % 4 == 0]
+    root.mkdir()
+    with open(root / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows({**r, "path": str((toy_dir / r["path"]).resolve())} for r in kept)
+    return root
+
+
+def test_balanced_class_weight_reaches_the_loss(toy_dir, tmp_path):
+    data = _fewer_women(toy_dir, tmp_path / "imbalanced")
+    logs = {}
+    for name, more in (("plain", ()), ("balanced", ("--set", "class_weight=balanced"))):
+        code, out, err = cli(*train_args(data, tmp_path / name, 1, *more))
+        assert code == 0, err
+        logs[name] = out + err
+    assert "class weights (balanced, from the training split): female" in logs["balanced"]
+    assert "class weights" not in logs["plain"]
+    assert _first_epoch_loss(tmp_path / "balanced") != _first_epoch_loss(tmp_path / "plain")
+    code, _, err = cli(*train_args(data, tmp_path / "bad", 1, "--set", "class_weight=inverse"))
+    assert code == 2
+    assert_one_error_line(err, "class_weight must be none or balanced")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_class_weight_is_refused_where_there_are_no_classes(toy_dir, tmp_path):
+    code, _, err = cli("train", "colorize", "--data", str(toy_dir), "--epochs", "1", "--output-dir",
+                       str(tmp_path / "run"), "--set", "class_weight=balanced")
+    assert code == 2
+    assert_one_error_line(err, "class_weight weighs class labels: not for task 'colorize'")
+    assert not (tmp_path / "run").exists()

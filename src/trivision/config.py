@@ -38,6 +38,8 @@ class TrainConfig:
     schedule: str = "cosine"          # constant | cosine
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
+    class_weight: str = "none"        # none | balanced: each class's loss weighted n / (k * its count) over the
+                                      # training split, so a rarer class (LFW's women) counts as much in total
     ema: float = 0.0                  # decay of a moving average of the weights, validated and saved instead
                                       # of the raw weights (e.g. 0.999; 0: none)
     keep: str = "best"                # the weights a run ends with: best (its epoch of best validation score)

@@ -20,6 +20,7 @@ from trivision.engine.checkpoint import save_weights
 from trivision.engine.fit import TensorData, fit, run_model
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
+from trivision.tasks.classify import balanced_class_weights
 from trivision.tasks import run_rows
 
 
@@ -82,6 +83,10 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         raise TrivisionError(f"label_smoothing softens class labels: not for task '{task.name}'")
     if task.label_column is not None:
         task.label_smoothing = cfg.label_smoothing
+    if cfg.class_weight not in ("none", "balanced"):
+        raise TrivisionError(f"class_weight must be none or balanced, got '{cfg.class_weight}'")
+    if cfg.class_weight != "none" and task.label_column is None:
+        raise TrivisionError(f"class_weight weighs class labels: not for task '{task.name}'")
     run_dir = Path(cfg.output_dir) if cfg.output_dir else default_run_dir(cfg)
     if cfg.resume == "auto" and not (run_dir / "checkpoints" / "last.pt").exists():
         raise TrivisionError(f"{run_dir}: nothing to resume (no checkpoints/last.pt); pass --output-dir RUN")
@@ -122,6 +127,11 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         f"({f'the saved split of {cfg.split_from}' if cfg.split_from else f'{cfg.split} split, seed {cfg.seed}'}); "
         f"run folder {run_dir}")
 
+    if cfg.class_weight == "balanced":
+        task.class_weights = balanced_class_weights(train_data.targets, len(classes))
+        w = task.class_weights.tolist()
+        log("class weights (balanced, from the training split): " + (
+            ", ".join(f"{c} {x:.3f}" for c, x in zip(classes, w)) if len(w) <= 5 else f"{min(w):.3f} to {max(w):.3f}"))
     trainable = task  # what the engine trains on: the task, or the task taught by a teacher (its loss)
     if cfg.teacher:
         from trivision.tasks.distill import with_teacher

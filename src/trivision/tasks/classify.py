@@ -10,9 +10,20 @@ from trivision.data.datasets import Dataset
 from trivision.errors import TrivisionError
 
 
+def balanced_class_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """n / (k * count) per class (k: the classes present; an absent class weighs 0), as scikit-learn's
+    "balanced": every class contributes the same total weight to the loss."""
+    counts = torch.bincount(targets, minlength=num_classes).double()
+    present = counts > 0
+    weights = torch.zeros(num_classes, dtype=torch.float64)
+    weights[present] = counts.sum() / (int(present.sum()) * counts[present])
+    return weights.float()
+
+
 class ClassificationTask:
     label_column = "label"
     label_smoothing = 0.0
+    class_weights: torch.Tensor | None = None  # per class, in the loss (None: every class alike)
     skip_unknown_classes = False  # evaluate: stop at a row whose class the model does not know
 
     def select(self, ds: Dataset, spec: str) -> Dataset:
@@ -30,7 +41,8 @@ class ClassificationTask:
         return images, targets
 
     def loss(self, outputs, targets):
-        return F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
+        weight = None if self.class_weights is None else self.class_weights.to(outputs.device)
+        return F.cross_entropy(outputs, targets, weight=weight, label_smoothing=self.label_smoothing)
 
     def correct(self, outputs, targets) -> int:
         """Right answers; against mixed labels (MixUp, CutMix: class probabilities), the larger share."""
