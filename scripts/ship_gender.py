@@ -52,7 +52,8 @@ def recipe(cfg: dict) -> str:
     zoom = "-".join(f"{z:g}" for z in aug["zoom"])
     regular = ", ".join(part for part in (
         f"weight decay {cfg['weight_decay']:g}" if cfg["weight_decay"] else "",
-        f"label smoothing {cfg['label_smoothing']:g}" if cfg["label_smoothing"] else "") if part)
+        f"label smoothing {cfg['label_smoothing']:g}" if cfg["label_smoothing"] else "",
+        "class-balanced loss" if cfg.get("class_weight", "none") == "balanced" else "") if part)
     crop = cfg.get("frame_crop", 1.0)
     seen = "the whole LFW frame" if crop == 1 else f"the central {crop:g} of the LFW frame"
     optimizer = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}[cfg["optimizer"]]

@@ -32,6 +32,8 @@ def test_card_command_reproduces_the_recipe(cfg):
 def test_recipe_names_what_differs_from_the_lab():
     text = ship_gender.recipe(to_dict(TrainConfig(optimizer="adamw", weight_decay=0.05, frame_crop=0.6)))
     assert text.startswith("AdamW (weight decay 0.05)") and "the central 0.6 of the LFW frame" in text
+    assert ship_gender.recipe(to_dict(TrainConfig(class_weight="balanced"))).startswith("Adam (class-balanced loss)")
+    assert "class-balanced" not in ship_gender.recipe(to_dict(TrainConfig()))
 
 
 def test_recipe_names_the_augmentations_beyond_the_lab():
