@@ -20,8 +20,8 @@ from trivision.engine.checkpoint import save_weights
 from trivision.engine.fit import TensorData, fit, run_model
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
-from trivision.tasks.classify import balanced_class_weights
 from trivision.tasks import run_rows
+from trivision.tasks.classify import balanced_class_weights
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
