@@ -110,6 +110,15 @@ def test_erasing_recipe_is_gender_fast_with_erasing_and_twice_the_epochs():
     assert erasing == fast
 
 
+
+def test_balanced_recipe_is_the_erasing_recipe_with_a_balanced_loss_and_60_epochs():
+    configs = Path(__file__).parents[1] / "configs"
+    erasing = to_dict(load_config(configs / "gender-erasing.toml", _defaults()))
+    balanced = to_dict(load_config(configs / "gender-balanced.toml", _defaults()))
+    assert balanced.pop("class_weight") == "balanced" and erasing.pop("class_weight") == "none"
+    assert balanced["phases"][0].pop("epochs") == 60 and erasing["phases"][0].pop("epochs") == 40
+    assert balanced == erasing
+
 @pytest.mark.parametrize("setting, says", [("erasing = 1.5", "augment.erasing"), ("zoom = [1.2, 1.0]", "augment.zoom"),
                                            ("crop = -4", "augment.crop"), ("mixup = -1.0", "augment.mixup")])
 def test_bad_augment_values_fail_when_the_config_is_read(tmp_path, setting, says):
