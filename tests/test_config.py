@@ -89,7 +89,8 @@ def test_save_then_load_round_trip(tmp_path):
     assert again.augment.zoom == (1.0, 1.5)
 
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+CONFIG_DIR = Path(__file__).parents[1] / "configs"
+CONFIGS = sorted(CONFIG_DIR.glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -100,24 +101,24 @@ def test_shipped_config_files_load(path):
     assert cfg.phases and all(p.epochs > 0 and p.lr > 0 for p in cfg.phases)
 
 
+def _recipe(name: str) -> dict:
+    return to_dict(load_config(CONFIG_DIR / name, _defaults()))
+
+
 def test_erasing_recipe_is_gender_fast_with_erasing_and_twice_the_epochs():
-    configs = Path(__file__).parents[1] / "configs"
-    fast = to_dict(load_config(configs / "gender-fast.toml", _defaults()))
-    erasing = to_dict(load_config(configs / "gender-erasing.toml", _defaults()))
+    fast, erasing = _recipe("gender-fast.toml"), _recipe("gender-erasing.toml")
     assert erasing["augment"].pop("erasing") == 0.5 and erasing.pop("keep") == "last"
     assert erasing["phases"][0].pop("epochs") == 2 * fast["phases"][0].pop("epochs")
     fast["augment"].pop("erasing"), fast.pop("keep")
     assert erasing == fast
 
 
-
 def test_balanced_recipe_is_the_erasing_recipe_with_a_balanced_loss_and_60_epochs():
-    configs = Path(__file__).parents[1] / "configs"
-    erasing = to_dict(load_config(configs / "gender-erasing.toml", _defaults()))
-    balanced = to_dict(load_config(configs / "gender-balanced.toml", _defaults()))
+    erasing, balanced = _recipe("gender-erasing.toml"), _recipe("gender-balanced.toml")
     assert balanced.pop("class_weight") == "balanced" and erasing.pop("class_weight") == "none"
     assert balanced["phases"][0].pop("epochs") == 60 and erasing["phases"][0].pop("epochs") == 40
     assert balanced == erasing
+
 
 @pytest.mark.parametrize("setting, says", [("erasing = 1.5", "augment.erasing"), ("zoom = [1.2, 1.0]", "augment.zoom"),
                                            ("crop = -4", "augment.crop"), ("mixup = -1.0", "augment.mixup")])
