@@ -402,3 +402,17 @@ def test_class_weight_is_refused_where_there_are_no_classes(toy_dir, tmp_path):
     assert code == 2
     assert_one_error_line(err, "class_weight weighs class labels: not for task 'colorize'")
     assert not (tmp_path / "run").exists()
+
+
+def test_score_test_false_keeps_the_test_split_sealed(toy_dir, tmp_path):
+    run = tmp_path / "sealed"
+    code, out, err = cli(*train_args(toy_dir, run, 1, "--set", "score_test=false"))
+    assert code == 0, err
+    assert "test" not in last_json(out)
+    assert "test (sealed: not scored)" in out + err
+    assert "test_acc" not in (run / "history.csv").read_text() + (run / "results.md").read_text()
+    code, out, err = cli("evaluate", "gender", "--run", str(run), "--framing", "as-is")
+    assert code == 0, err
+    with open(run / "split.csv", newline="") as f:
+        n_test = sum(r["split"] == "test" for r in csv.DictReader(f))
+    assert last_json(out)["n"] == n_test > 0

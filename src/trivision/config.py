@@ -44,6 +44,8 @@ class TrainConfig:
                                       # of the raw weights (e.g. 0.999; 0: none)
     keep: str = "best"                # the weights a run ends with: best (its epoch of best validation score)
                                       # | last (its final epoch's: for a validation split too small to choose by)
+    score_test: bool = True           # false: the test split stays sealed (not decoded, scored or logged), for
+                                      # runs that choose a recipe; read it once later with `evaluate --run`
     init: str = ""                    # start from these weights (run folder, .safetensors, shipped name): every
                                       # tensor that fits is copied (engine/warm_start.py); '': fresh weights
     teacher: str = ""                 # a trained run folder whose outputs on each batch the model learns from

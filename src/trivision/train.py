@@ -120,10 +120,12 @@ def _train(task, cfg: TrainConfig, log) -> dict:
             log(f"skipped: {err}")
         return TensorData(images, targets[kept])
 
-    train_data, val_data, test_data = tensors("train"), tensors("val"), tensors("test")
+    train_data, val_data = tensors("train"), tensors("val")
+    test_data = tensors("test") if cfg.score_test else None
     if train_data is None:
         raise TrivisionError("the training split is empty: the dataset is too small for the split fractions")
-    log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(test_data or [])} test "
+    sealed = "" if cfg.score_test else " (sealed: not scored)"
+    log(f"data: {len(train_data)} train, {len(val_data or [])} val, {len(splits.indices(split, 'test'))} test{sealed} "
         f"({f'the saved split of {cfg.split_from}' if cfg.split_from else f'{cfg.split} split, seed {cfg.seed}'}); "
         f"run folder {run_dir}")
 
