@@ -120,6 +120,14 @@ def test_balanced_recipe_is_the_erasing_recipe_with_a_balanced_loss_and_60_epoch
     assert balanced == erasing
 
 
+def test_tiny_balanced_recipe_is_the_shipped_tiny_recipe_with_a_balanced_loss():
+    lab_size, tiny = _recipe("gender-lab-size.toml"), _recipe("gender-tiny-balanced.toml")
+    assert tiny.pop("class_weight") == "balanced" and lab_size.pop("class_weight") == "none"
+    assert (tiny.pop("model"), tiny.pop("keep"), tiny["phases"][0].pop("epochs")) == ("gender-tiny", "last", 32)
+    lab_size.pop("model"), lab_size.pop("keep"), lab_size["phases"][0].pop("epochs")
+    assert tiny == lab_size
+
+
 @pytest.mark.parametrize("setting, says", [("erasing = 1.5", "augment.erasing"), ("zoom = [1.2, 1.0]", "augment.zoom"),
                                            ("crop = -4", "augment.crop"), ("mixup = -1.0", "augment.mixup")])
 def test_bad_augment_values_fail_when_the_config_is_read(tmp_path, setting, says):
