@@ -12,8 +12,6 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
-import torch
-
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split, shares
 from trivision.engine.checkpoint import load_weights, save_state
@@ -23,7 +21,7 @@ from trivision.evaluate import choose_tta, evaluate
 from trivision.inference import TEST_TIME, load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.cars import CarsTask
-from shipping import training_chain  # scripts/shipping.py
+from shipping import trained_on, training_chain  # scripts/shipping.py
 
 
 FLAGGED = {"model", "backbone", "classes", "image_size", "seed", "init"}
@@ -123,8 +121,8 @@ Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end 
 
 {per_phase}
 The lab reported 77.68% (46.94% after the frozen phase) on its own 20-class set with VGG16.
-Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on the project's 2-core x86-64 CPU ({threads_used(history, cfg['threads'])} thread(s); wall time, which
-includes any other training that shared the machine), torch {torch.__version__}, {date.today()}.
+Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on {trained_on([run_dir])} ({threads_used(history, cfg['threads'])} thread(s); wall time,
+which includes any other training that shared the machine), {date.today()}.
 
 ## Terms and limits
 Stanford Cars is for non-commercial research and education; these weights carry the same terms.

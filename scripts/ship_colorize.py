@@ -55,7 +55,7 @@ from trivision.tasks.colorize import (
     rebalancing_weights,
     scores,
 )
-from shipping import training_chain  # scripts/shipping.py
+from shipping import trained_on, training_chain  # scripts/shipping.py
 
 PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TEMPERATURES = (0.2, 0.38, 0.6, 1.0)
@@ -203,7 +203,7 @@ photos (below). Any photo size: colorized at 256x256, a*b* upsampled and joined 
 {chr(10).join("      " + c for c in chain)}
       python scripts/ship_colorize.py {args.name} {run_dir}{f' --margin-db {args.margin_db:g}' if args.margin_db else ''}{f' --min-ratio {args.min_ratio:g}' if args.min_ratio else ''}{' --lab LAB_RUN' if args.lab else ''}
 
-Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on the project's 2-core x86-64 CPU ({threads_used(history, cfg['threads'] or 'all')} thread(s)), torch {torch.__version__}, {date.today()}.
+Training {'this last run ' if cfg.get('init') else ''}took {minutes:.0f} min on {trained_on([run_dir])} ({threads_used(history, cfg['threads'] or 'all')} thread(s)), {date.today()}.
 
 ## Results on held-out test photos (each at its own size)
 

@@ -9,14 +9,11 @@ test-time augmentation is chosen on SHIPPED_RUN's validation split, when it has 
 """
 from __future__ import annotations
 
-import platform
 import shutil
 import sys
 import tomllib
 from datetime import date
 from pathlib import Path
-
-import torch
 
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split, shares
@@ -26,6 +23,7 @@ from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.gender import GenderTask
 import choose_tta  # scripts/choose_tta.py: the test-time augmentation, chosen on validation
+from shipping import trained_on  # scripts/shipping.py
 
 
 def run_facts(run: Path) -> dict:
@@ -123,8 +121,8 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
             teacher_cfg = tomllib.loads((Path(cfg["teacher"]) / "config.toml").read_text())
             commands.append(f"      {command(teacher_cfg)} --output-dir {cfg['teacher']}")
         commands.append(f"      {command(cfg)}")
-    machine = (f"{platform.machine()}, torch {torch.__version__}; a run on one thread may have shared the 2 cores "
-               "with another training, which its time includes")
+    machine = (f"{trained_on([Path(r) for r in (shipped_run, *other_runs)])}; a run on one thread may have shared "
+               "the cores with another training, which its time includes")
     cfg = shipped["cfg"]
     size = cfg["image_size"]
     card = f"""# {name}
@@ -155,7 +153,7 @@ Measured with `python bench/gender_accuracy.py RUN...` (photos as they are, as i
 protocol puts the same person in train and test, so it can overstate accuracy on people the model
 never saw: the identity row is the number to expect on new people.
 
-Trained on the project's 2-core x86-64 CPU (AVX2, no GPU); {machine}. Card written {date.today()}.
+Trained on {machine}. Card written {date.today()}.
 
 ## Terms and limits
 LFW is a research benchmark with no stated licence, not vetted for commercial use; these weights

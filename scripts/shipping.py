@@ -1,4 +1,4 @@
-"""What the ship scripts share: the chain of training commands behind a shipped model."""
+"""What the ship scripts share: the chain of training commands behind a shipped model, and the machines it ran on."""
 from __future__ import annotations
 
 import subprocess
@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from trivision.engine.report import machines
 from trivision.engine.warm_start import init_chain
 from trivision.models.registry import WEIGHTS_DIR
 
@@ -34,3 +35,12 @@ def training_chain(cfg: dict, run_dir: Path, train_command: Callable[[dict], str
         start += (f" The first starts from the weights shipped as `{first}` at commit {commit} (made by the first "
                  f"command{'s' if len(earlier) > 1 else ''} below, from that model's card).")
     return commands, start
+
+
+def trained_on(run_dirs: list[Path]) -> str:
+    """The machines the runs trained on (each run's machine.txt), for a card: one line when they share one."""
+    found = {str(r): machines(Path(r)) or ["a machine not recorded (the run predates machine.txt)"] for r in run_dirs}
+    every = list(dict.fromkeys(m for ms in found.values() for m in ms))
+    if len(every) == 1:
+        return every[0]
+    return "; ".join(f"{r}: {' then '.join(ms)}" for r, ms in found.items())

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import assert_one_error_line, cli, last_json, run_cli, save_image, write_labels
 
 RUN_FILES = ["config.toml", "split.csv", "history.csv", "checkpoints/last.pt", "checkpoints/best.pt",
-             "curves.png", "results.md", "params.md", "model.safetensors"]
+             "curves.png", "results.md", "params.md", "model.safetensors", "machine.txt"]
 METRIC_KEYS = {"n", "accuracy", "balanced_accuracy", "recall_male", "recall_female", "faces_not_found"}
 
 

@@ -1,8 +1,11 @@
-"""engine/report.py: the results table reads back as it was written."""
+"""engine/report.py: the results table reads back as it was written; a run records its machine."""
 from __future__ import annotations
 
 import pytest
 
+import torch
+
+from trivision.engine import report
 from trivision.engine.report import read_results, results_table, threads_used
 
 
@@ -32,3 +35,19 @@ def test_threads_used_names_the_usual_count_and_the_exceptions():
     assert threads_used(resumed) == "2 (1 for 10 of 40 epochs)"
     before_it_was_recorded = [{"threads": ""}] * 3 + [{}] + [{"threads": "1"}]
     assert threads_used(before_it_was_recorded, unrecorded=2) == "2 (1 for 1 of 5 epochs)"
+
+
+def test_machine_names_cores_cpu_and_torch():
+    line = report.machine()
+    assert line.startswith(f"{len(__import__('os').sched_getaffinity(0))} cores of ")
+    assert line.endswith(f"torch {torch.__version__}") and ("no GPU" in line) != torch.cuda.is_available()
+
+
+def test_a_run_lists_each_machine_it_ran_on_once(tmp_path, monkeypatch):
+    assert report.machines(tmp_path) == []  # a run from before machine.txt
+    monkeypatch.setattr(report, "machine", lambda: "2 cores of CPU A")
+    report.record_machine(tmp_path)
+    report.record_machine(tmp_path)  # resumed on the same machine
+    monkeypatch.setattr(report, "machine", lambda: "16 cores of CPU B")
+    report.record_machine(tmp_path)  # resumed elsewhere
+    assert report.machines(tmp_path) == ["2 cores of CPU A", "16 cores of CPU B"]

@@ -1,4 +1,5 @@
-"""scripts/shipping.py: the chain of training commands behind a shipped model, from the shipped start."""
+"""scripts/shipping.py: the chain of training commands behind a shipped model, from the shipped start; the
+machines it trained on."""
 from __future__ import annotations
 
 import shlex
@@ -11,7 +12,7 @@ from trivision.tasks.colorize import ColorizeTask
 
 sys.path.insert(0, str(REPO / "scripts"))
 import ship_colorize
-from shipping import training_chain
+from shipping import trained_on, training_chain
 
 
 def _colorize(**changes) -> TrainConfig:
@@ -34,3 +35,15 @@ def test_a_chain_of_runs_lists_every_command_from_the_shipped_start(tmp_path):
     assert f"--init {first} " in imagenet and imagenet.endswith(f"--output-dir {last}")
     assert shlex.split(cars)[shlex.split(cars).index("--data") + 1] == "cars"
     assert "learn from cars, imagenet" in start and "colorize-koala" in start
+
+
+def test_a_card_names_the_machine_once_or_each_runs(tmp_path):
+    a, b, old = tmp_path / "a", tmp_path / "b", tmp_path / "old"
+    for run, text in ((a, "2 cores of CPU A\n"), (b, "2 cores of CPU A\n"), (old, None)):
+        run.mkdir()
+        if text:
+            (run / "machine.txt").write_text(text)
+    assert trained_on([a, b]) == "2 cores of CPU A"
+    (b / "machine.txt").write_text("2 cores of CPU A\n16 cores of CPU B\n")  # resumed elsewhere
+    assert trained_on([a, b]) == f"{a}: 2 cores of CPU A; {b}: 2 cores of CPU A then 16 cores of CPU B"
+    assert "not recorded" in trained_on([old])

@@ -95,6 +95,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
                              "or choose another --output-dir")
     ds = run_dataset(task, cfg)  # a dataset that cannot be read stops the run before its folder exists
     run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        report.record_machine(run_dir)  # what the run's times and numbers were measured on
     started = time.perf_counter()
 
     classes = task.classes(ds)

@@ -1,7 +1,9 @@
-"""What every run leaves for people: history.csv, curves.png, results.md and params.md."""
+"""What every run leaves for people: history.csv, curves.png, results.md, params.md and machine.txt."""
 from __future__ import annotations
 
 import csv
+import os
+import platform
 from collections import Counter
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 HISTORY_FIELDS = ["epoch", "phase", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "threads"]
@@ -133,3 +136,37 @@ def threads_used(history: list[dict], unrecorded="?") -> str:
     if not others:
         return most
     return f"{most} ({', '.join(f'{t} for {n} of {len(history)} epochs' for t, n in others)})"
+
+
+def machine() -> str:
+    """The machine this process trains on, in one line: cores, CPU model, its widest vector instructions (they
+    decide the speed, and the rounding of a run's arithmetic), GPU if one is used, torch's version."""
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:  # not Linux: the model name from platform is all there is
+        pass
+    isa = next((name for flag, name in (("amx_tile", "AVX-512, AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+                if flag in flags), "")
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores of "
+            f"{cpu} ({platform.machine()}{', ' + isa if isa else ''}){gpu}, torch {torch.__version__}")
+
+
+def record_machine(run_dir: Path) -> None:
+    """Add this machine to the run's machine.txt, once: a run resumed elsewhere lists every machine it ran on."""
+    path, line = run_dir / "machine.txt", machine()
+    seen = path.read_text().splitlines() if path.exists() else []
+    if line not in seen:
+        path.write_text("\n".join(seen + [line]) + "\n")
+
+
+def machines(run_dir: Path) -> list[str]:
+    """The machines a run trained on (machine.txt); empty for runs from before it was written."""
+    path = run_dir / "machine.txt"
+    return path.read_text().splitlines() if path.exists() else []
