@@ -2,16 +2,18 @@
 
     python bench/train_speed.py --model gender-tiny --framework trivision [--images 2048] [--batch-size 64]
                                 [--threads N] [--repeats 3] [--warmup-steps 3] [--data DIR] [--compile]
+                                [--precision fp32|bf16]
 
 Both frameworks get the same decoded uint8 100x100 images in memory: a seeded sample of --images rows of
 ../shared/data/lfw-gender read by trivision's dataset reader, or generated toy faces where that folder is
-absent (the output says which). Both train in fp32 with batch --batch-size, Adam 1e-3 and the lab's
+absent (the output says which). Both train in fp32 (trivision: unless --precision bf16) with batch --batch-size, Adam 1e-3 and the lab's
 augmentation (shift 0.2, rotation 20 degrees, zoom 1.0-1.2, horizontal flip), on --threads threads
 (default: every core):
 
 - trivision: the engine itself (`trivision.engine.fit.fit`, no validation split), kornia augmentation on
   each batch in the training loop; one repeat is one epoch of --images / --batch-size steps, timed by the
-  engine's own epoch clock. --compile wraps the model in torch.compile first.
+  engine's own epoch clock. --compile wraps the model in torch.compile first; --precision bf16 trains
+  under the engine's bfloat16 autocast (config key `precision`; Keras stays fp32).
 - keras: `model.fit(ImageDataGenerator(...).flow(x, y, batch_size))` as the lab wrote it (Keras 3 keeps
   ImageDataGenerator in its legacy module); TensorFlow's intra-op and inter-op threads are both set to
   --threads. Keras feeds the generator through tf.data with prefetching, so augmentation overlaps training.
@@ -70,9 +72,11 @@ def load_arrays(data: Path, images: int, size: int, threads: int, seed: int = 0)
 
 
 def measure_trivision(model_name: str, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                      threads: int, repeats: int, warmup_steps: int, compile: bool = False) -> dict:
+                      threads: int, repeats: int, warmup_steps: int, compile: bool = False,
+                      precision: str = "fp32") -> dict:
     task = GenderTask()
-    cfg = replace(task.default_config(), model=model_name, batch_size=batch_size, threads=threads, device="cpu")
+    cfg = replace(task.default_config(), model=model_name, batch_size=batch_size, threads=threads, device="cpu",
+                  precision=precision)
     data = TensorData(images, labels)
     model = create_model(model_name, image_size=images.shape[-1])
     counts = param_counts(model)
@@ -95,7 +99,7 @@ def measure_trivision(model_name: str, images: torch.Tensor, labels: torch.Tenso
         eval_seconds.append(time.perf_counter() - started)
     return _result(steps * batch_size, train_seconds, len(images), eval_seconds, counts,
                    augmentation="kornia RandomAffine + RandomHorizontalFlip on each batch, in the training loop",
-                   versions={"torch": torch.__version__}, compiled=compile)
+                   versions={"torch": torch.__version__}, compiled=compile, precision=precision)
 
 
 def measure_keras(model_name: str, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
@@ -153,7 +157,7 @@ def _quiet(_: str) -> None:
 
 
 def measure(model: str, framework: str, images: int, batch_size: int, threads: int, repeats: int,
-            warmup_steps: int, data: Path = DEFAULT_DATA, compile: bool = False) -> dict:
+            warmup_steps: int, data: Path = DEFAULT_DATA, compile: bool = False, precision: str = "fp32") -> dict:
     """The whole measurement as a dict (what the JSON line holds); flops.py and suite scripts call this."""
     torch.set_num_threads(threads)
     pixels, labels, source = load_arrays(data, images, model_info(model).input_size, threads)
@@ -164,7 +168,7 @@ def measure(model: str, framework: str, images: int, batch_size: int, threads: i
     if framework == "keras":
         result = measure_keras(model, pixels, labels, batch_size, threads, repeats, warmup_steps)
     else:
-        result = measure_trivision(model, pixels, labels, batch_size, threads, repeats, warmup_steps, compile)
+        result = measure_trivision(model, pixels, labels, batch_size, threads, repeats, warmup_steps, compile, precision)
     return {"model": model, "framework": framework, "images": len(pixels), "batch_size": batch_size,
             "threads": threads, "repeats": repeats, "warmup_steps": warmup_steps, "data": source, **result}
 
@@ -174,7 +178,8 @@ def print_table(r: dict) -> None:
     print(f"augmentation: {r['augmentation']}")
     print("| model | framework | images | batch | threads | train img/s | eval img/s | params |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    name = r["framework"] + (" (torch.compile)" if r.get("compiled") else "")
+    name = (r["framework"] + (" (torch.compile)" if r.get("compiled") else "")
+            + (f" ({r['precision']})" if r.get("precision", "fp32") != "fp32" else ""))
     print(f"| {r['model']} | {name} | {r['images']} | {r['batch_size']} | {r['threads']} | "
           f"{r['train_img_per_s']:.1f} | {r['eval_img_per_s']:.1f} | {r['params']:,} |")
     print(f"(median of {r['repeats']} repeats; training repeat seconds {r['train_seconds_each']}, "
@@ -191,6 +196,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-steps", type=int, default=3, help="untimed training steps first (default 3)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labels.csv folder (default %(default)s)")
     p.add_argument("--compile", action="store_true", help="trivision: torch.compile the model first")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="trivision: the training step's arithmetic (default fp32)")
 
 
 def main() -> int:
@@ -201,8 +208,10 @@ def main() -> int:
         p.error(f"--images ({args.images}) must hold at least one batch of --batch-size ({args.batch_size})")
     if args.compile and args.framework != "trivision":
         p.error("--compile is for --framework trivision (torch.compile)")
+    if args.precision != "fp32" and args.framework != "trivision":
+        p.error("--precision is for --framework trivision (the engine's autocast)")
     result = measure(args.model, args.framework, args.images, args.batch_size, args.threads, args.repeats,
-                     args.warmup_steps, args.data, args.compile)
+                     args.warmup_steps, args.data, args.compile, args.precision)
     print_table(result)
     print(json.dumps(result))
     return 0

@@ -34,6 +34,12 @@ def test_train_speed_trivision_reports_positive_speeds_and_keras_style_params(tm
     assert r["data"].startswith("generated")
 
 
+def test_train_speed_measures_the_engines_bf16_autocast_when_asked(tmp_path):
+    r = run_bench("train_speed.py", "--model", "gender-tiny", "--framework", "trivision", "--images", "64",
+                  "--repeats", "1", "--threads", "1", "--precision", "bf16", "--data", str(tmp_path / "absent"))
+    assert r["precision"] == "bf16" and r["train_img_per_s"] > 0
+
+
 def test_flops_counts_training_as_forward_and_backward():
     r = run_bench("flops.py", "--model", "gender-tiny", "--train-img-per-s", "10", "--eval-img-per-s", "40",
                   "--threads", "1", "--matmul-size", "256", "--matmul-repeats", "2")

@@ -230,3 +230,23 @@ def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
     resumed = fit(_model(), ClassificationTask(), _data(), _data(8, 1), _cfg(epochs=3, ema=0.9, schedule="constant", resume="auto"),
                   tmp_path / "again", log=lambda s: None)
     assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]
+
+
+def test_bf16_trains_under_autocast_and_keeps_fp32_weights(tmp_path):
+    model, seen = _model(), []
+    model[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype) if m.training else None)
+    history = fit(model, ClassificationTask(), _data(), _data(8, seed=1), _cfg(epochs=1, precision="bf16"), tmp_path,
+                  log=lambda s: None)
+    assert seen and set(seen) == {torch.bfloat16}  # every training step's convolution ran in bf16
+    assert math.isfinite(history[-1]["train_loss"]) and math.isfinite(history[-1]["val_loss"])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_fp32_is_the_default_and_an_unknown_precision_is_one_error(tmp_path):
+    model, seen = _model(), []
+    model[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    fit(model, ClassificationTask(), _data(), None, _cfg(epochs=1), tmp_path, log=lambda s: None)
+    assert set(seen) == {torch.float32}
+    with pytest.raises(TrivisionError, match="precision must be fp32 or bf16, got 'fp16'"):
+        fit(_model(), ClassificationTask(), _data(), None, _cfg(epochs=1, precision="fp16"), tmp_path / "b",
+            log=lambda s: None)

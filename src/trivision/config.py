@@ -61,6 +61,9 @@ class TrainConfig:
     resume: str = ""                  # '' | 'auto' (output_dir's last.pt) | a checkpoint path
     threads: int = 0                  # 0: torch's default
     channels_last: bool = True
+    precision: str = "fp32"           # the training step's arithmetic: fp32 | bf16 (autocast: weights, optimizer
+                                      # and loss stay fp32; evaluation is fp32). bf16 pays on GPUs and on CPUs
+                                      # with AMX or AVX-512 BF16; on AVX2 alone it is slower
     steps_per_epoch: int = 0          # 0: a full pass over the training split
     time_limit: float = 0.0           # minutes: training stops at the end of the epoch that passes it (0: none)
     limit: int = 0                    # use only the first N rows of the dataset (quick runs)

@@ -58,6 +58,7 @@ class NonFiniteLoss(TrivisionError):
     pass
 
 
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # cfg.precision: the training step's arithmetic
 RANK_SEED = 1_000_003  # process r of a multi-process run seeds its augmentation and dropout with seed + r * this
 
 
@@ -134,6 +135,8 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         raise TrivisionError("the training split is empty")
     if cfg.keep not in ("best", "last"):
         raise TrivisionError(f"keep must be best or last (the weights a run ends with), got '{cfg.keep}'")
+    if cfg.precision not in PRECISIONS:
+        raise TrivisionError(f"precision must be {' or '.join(PRECISIONS)}, got '{cfg.precision}'")
     rank, world = distributed.rank(), distributed.world_size()
     main = rank == 0
     if not main:
@@ -363,7 +366,10 @@ def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batc
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
             inputs, targets = batch_of(idx)
-            out = forward(inputs)
+            with torch.autocast(inputs.device.type, dtype=PRECISIONS[cfg.precision],
+                                enabled=PRECISIONS[cfg.precision] != torch.float32):
+                out = forward(inputs)
+            out = out.float()  # the loss, and what the task counts as correct, in fp32
             loss = task.loss(out, targets)
             finite = bool(torch.isfinite(loss))
             if world > 1 and distributed.any_process(not finite):  # every process stops together
