@@ -1,8 +1,9 @@
 """engine/report.py: the results table reads back as it was written; a run records its machine."""
 from __future__ import annotations
 
-import pytest
+import os
 
+import pytest
 import torch
 
 from trivision.engine import report
@@ -39,7 +40,7 @@ def test_threads_used_names_the_usual_count_and_the_exceptions():
 
 def test_machine_names_cores_cpu_and_torch():
     line = report.machine()
-    assert line.startswith(f"{len(__import__('os').sched_getaffinity(0))} cores of ")
+    assert line.startswith(f"{len(os.sched_getaffinity(0))} cores of ")
     assert line.endswith(f"torch {torch.__version__}") and ("no GPU" in line) != torch.cuda.is_available()
 
 

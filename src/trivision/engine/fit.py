@@ -361,13 +361,13 @@ def _train_epoch(forward: nn.Module, task, batch_of, opt, sched, rows: int, batc
     if world > 1:
         order = order[rank::world]
     total_loss, correct, n = 0.0, 0, 0
+    dtype = PRECISIONS[cfg.precision]  # the forward pass's arithmetic (autocast when not fp32)
     # closed on an error too, so a failure's message is not printed after a half-drawn bar
     with tqdm(range(steps), desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True, disable=rank > 0) as bar:
         for step in bar:
             idx = order[step * batch_size:(step + 1) * batch_size]
             inputs, targets = batch_of(idx)
-            with torch.autocast(inputs.device.type, dtype=PRECISIONS[cfg.precision],
-                                enabled=PRECISIONS[cfg.precision] != torch.float32):
+            with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype != torch.float32):
                 out = forward(inputs)
             out = out.float()  # the loss, and what the task counts as correct, in fp32
             loss = task.loss(out, targets)

@@ -160,10 +160,9 @@ def machine() -> str:
 
 def record_machine(run_dir: Path) -> None:
     """Add this machine to the run's machine.txt, once: a run resumed elsewhere lists every machine it ran on."""
-    path, line = run_dir / "machine.txt", machine()
-    seen = path.read_text().splitlines() if path.exists() else []
+    line, seen = machine(), machines(run_dir)
     if line not in seen:
-        path.write_text("\n".join(seen + [line]) + "\n")
+        (run_dir / "machine.txt").write_text("\n".join(seen + [line]) + "\n")
 
 
 def machines(run_dir: Path) -> list[str]:
