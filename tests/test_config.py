@@ -128,6 +128,18 @@ def test_tiny_balanced_recipe_is_the_shipped_tiny_recipe_with_a_balanced_loss():
     assert tiny == lab_size
 
 
+def test_tiny_distilled_recipe_is_the_shipped_tiny_recipe_taught_in_bfloat16():
+    lab_size, tiny = _recipe("gender-lab-size.toml"), _recipe("gender-tiny-distilled.toml")
+    assert (tiny.pop("teacher"), tiny.pop("distill"), tiny.pop("distill_temperature")) == (
+        "runs/gender-teacher-balanced", 0.8, 2.0)
+    assert tiny.pop("precision") == "bf16" and lab_size.pop("precision") == "fp32"
+    assert (tiny.pop("model"), tiny.pop("keep"), tiny["phases"][0].pop("epochs")) == ("gender-tiny", "last", 32)
+    for key in ("teacher", "distill", "distill_temperature", "model", "keep"):
+        lab_size.pop(key)
+    lab_size["phases"][0].pop("epochs")
+    assert tiny == lab_size
+
+
 @pytest.mark.parametrize("setting, says", [("erasing = 1.5", "augment.erasing"), ("zoom = [1.2, 1.0]", "augment.zoom"),
                                            ("crop = -4", "augment.crop"), ("mixup = -1.0", "augment.mixup")])
 def test_bad_augment_values_fail_when_the_config_is_read(tmp_path, setting, says):
