@@ -32,8 +32,16 @@ def run_facts(run: Path) -> dict:
     seconds = training_seconds(history)
     result = evaluate("gender", run=str(run), framing="as-is")
     trained = date.fromtimestamp((run / "history.csv").stat().st_mtime)
-    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "result": result, "trained": trained,
-            "threads": threads_used(history, cfg["threads"])}
+    teacher = Path(cfg["teacher"]) / "history.csv" if cfg.get("teacher") else None
+    teacher_minutes = training_seconds(read_history(teacher)) / 60 if teacher and teacher.exists() else None
+    return {"cfg": cfg, "epochs": len(history), "minutes": seconds / 60, "teacher_minutes": teacher_minutes,
+            "result": result, "trained": trained, "threads": threads_used(history, cfg["threads"])}
+
+
+def training_time(facts: dict) -> str:
+    """The card's training-time cell: a taught run's own minutes, then its teacher's, which it could not do without."""
+    own = f"{facts['minutes']:.0f} min"
+    return own if facts.get("teacher_minutes") is None else f"{own} + {facts['teacher_minutes']:.0f} min teacher"
 
 
 def command(cfg: dict) -> str:
@@ -116,7 +124,7 @@ def main(name: str, shipped_run: str, *other_runs: str) -> None:
         mark = " (shipped)" if i == 0 else ""
         rows.append(f"| {PROTOCOL[cfg['split']]}{mark} | {f['epochs']} | {r['n']} | {pct(r['accuracy'])} | "
                     f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
-                    f"{f['minutes']:.0f} min | {f['threads']} | {f['trained']} |")
+                    f"{training_time(f)} | {f['threads']} | {f['trained']} |")
         if cfg.get("teacher"):  # the teacher's own run first, into the folder the student names
             teacher_cfg = tomllib.loads((Path(cfg["teacher"]) / "config.toml").read_text())
             commands.append(f"      {command(teacher_cfg)} --output-dir {cfg['teacher']}")

@@ -49,6 +49,11 @@ def test_recipe_names_the_teacher():
     assert "taught" not in ship_gender.recipe(to_dict(TrainConfig()))
 
 
+def test_a_taught_runs_training_time_counts_its_teacher():
+    assert ship_gender.training_time({"minutes": 22.4, "teacher_minutes": 29.2}) == "22 min + 29 min teacher"
+    assert ship_gender.training_time({"minutes": 22.4, "teacher_minutes": None}) == "22 min"
+
+
 def test_recipe_names_the_starting_weights():
     assert ship_gender.recipe(to_dict(TrainConfig(init="gender-cnn"))).endswith("started from the weights of gender-cnn")
 
