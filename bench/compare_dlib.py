@@ -30,6 +30,7 @@ from trivision.data.datasets import read_dataset
 from trivision.data.images import decode_image
 from trivision.errors import TrivisionError
 from trivision.evaluate import evaluate, run_test_split
+from trivision.inference import TEST_TIME
 from trivision.faces import central_part
 import common  # bench/common.py
 
@@ -64,6 +65,7 @@ def main() -> int:
     p.add_argument("--run", required=True, help="trivision training run folder")
     p.add_argument("--weights", help="trivision model to use instead of the run's (file, run folder or name)")
     p.add_argument("--limit", type=int, help="only the first N test rows")
+    p.add_argument("--tta", choices=TEST_TIME, help="trivision's test-time augmentation (default: the weights' own)")
     p.add_argument("--upscale", type=int, default=2, help="enlarge photos this many times for dlib's detector")
     p.add_argument("--crop", type=float, default=1.0,
                    help="show both systems the central CROP of each frame (0.5: a tight face crop)")
@@ -107,11 +109,11 @@ def compare(args, run_dir: Path, ds, AgeAndGender) -> int:
     # trivision on the same rows (first: a bad --weights fails before the slow dlib pass)
     for framing in ("detect",) if cropped else ("as-is", "detect"):
         t0 = time.perf_counter()
-        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing) if cropped else
-             evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit))
+        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing, tta=args.tta) if cropped else
+             evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit, tta=args.tta))
         if r["n"] != len(ds):
             raise TrivisionError(f"trivision scored {r['n']} rows, the test split has {len(ds)}")
-        rows.append({"system": f"trivision ({r['model']})", "framing": framing, "n": r["n"],
+        rows.append({"system": f"trivision ({r['model']}, tta {r['tta']})", "framing": framing, "n": r["n"],
                      "faces_not_found": r["faces_not_found"] if framing == "detect" else None,
                      **{k: None if r[k] != r[k] else r[k]  # evaluate writes NaN for a class with no photos
                         for k in ("accuracy", "balanced_accuracy", "recall_female", "recall_male")},

@@ -1,11 +1,12 @@
 """Ship a trained gender model: copy its weights into the package and write its model card.
 
-    python scripts/ship_gender.py NAME SHIPPED_RUN [OTHER_RUN ...]
+    python scripts/ship_gender.py NAME SHIPPED_RUN [OTHER_RUN ...] [--tta-from RUN ...]
 
 SHIPPED_RUN provides the weights; every run (the shipped one first) gets a row in the card's results
 table with its split protocol, epochs, training time and the exact command that made it. Every
 number in the card is measured here by `trivision.evaluate` on the runs' saved test splits. The
-test-time augmentation is chosen on SHIPPED_RUN's validation split, when it has one (scripts/choose_tta.py).
+test-time augmentation is chosen on SHIPPED_RUN's validation split, when it has one, or else on the
+validation splits of the runs of the same recipe that `--tta-from` names (scripts/choose_tta.py).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from trivision.config import RUN_ONLY, set_flags, to_dict
 from trivision.data.splits import read_split, shares
 from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
+from trivision.errors import TrivisionError
 from trivision.evaluate import evaluate
 from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
@@ -112,12 +114,14 @@ PROTOCOL = {"image": "image (lab's protocol: the same people in train and test)"
             "identity": "identity (no person in two splits)"}
 
 
-def main(name: str, shipped_run: str, *other_runs: str) -> None:
+def main(name: str, shipped_run: str, *other_runs: str, tta_from: list[str] | tuple = ()) -> None:
     runs = [run_facts(Path(r)) for r in (shipped_run, *other_runs)]
     shipped = runs[0]
     shutil.copyfile(Path(shipped_run) / "model.safetensors", WEIGHTS_DIR / f"{name}.safetensors")
     loaded = load_model(name)
     has_val = "val" in read_split(Path(shipped_run) / "split.csv").values()
+    if has_val and tta_from:
+        raise TrivisionError(f"{shipped_run} has a validation split of its own to choose on: drop --tta-from")
     rows, commands = [], []
     for i, f in enumerate(runs):
         r, cfg = f["result"], f["cfg"]
@@ -170,16 +174,19 @@ themselves: the model guesses apparent gender from a face photo and must not be 
 anything about a person. LFW is mostly adult public figures photographed by the press, 78% male;
 expect lower accuracy on children, other photo sources and under-represented groups.
 """
-    if not has_val:  # nothing to choose on under 80/20: the weights keep the run's own setting
+    if not has_val and not tta_from:  # nothing to choose on under 80/20: the weights keep the run's own setting
         card += (f"\n## Test-time augmentation\n\nThe shipped run has no validation split to choose one on: "
                  f"the weights carry `tta = {loaded.meta.get('tta', 'none')}`; `--tta none|hflip` overrides.\n")
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
-    if has_val:
-        choose_tta.main(name, shipped_run)  # writes the card's test-time augmentation section
+    if has_val or tta_from:
+        choose_tta.main(name, shipped_run, () if has_val else tta_from)  # writes the card's section on it
     print(f"shipped {name}: {WEIGHTS_DIR / (name + '.safetensors')}, card {WEIGHTS_DIR / (name + '.md')}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    tta_from = args[args.index("--tta-from") + 1:] if "--tta-from" in args else []
+    args = args[:args.index("--tta-from")] if "--tta-from" in args else args
+    if len(args) < 2 or ("--tta-from" in sys.argv and not tta_from):
         sys.exit(__doc__)
-    main(*sys.argv[1:])
+    main(*args, tta_from=tta_from)

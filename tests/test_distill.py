@@ -47,6 +47,38 @@ def test_weight_one_pulls_the_student_to_the_teacher():
     assert (student.grad[:, 0] < 0).all() and (student.grad[:, 1] > 0).all()  # descent raises class 0
 
 
+def test_mixed_labels_travel_as_probabilities_beside_the_teachers_answer():
+    teacher = Fixed([1.0, -1.0])
+    d = Distilled(GenderTask(), teacher, teacher_size=8, weight=0.0, temperature=2.0)
+    probs = torch.tensor([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
+    _, targets = d.batch(torch.rand(3, 3, 8, 8), probs)
+    assert targets.shape == (3, 4) and torch.equal(targets[:, 2:], teacher.logits.expand(3, -1))
+    out = torch.randn(3, 2)
+    assert torch.allclose(d.loss(out, targets), F.cross_entropy(out, probs))
+    assert d.correct(out, targets) == GenderTask().correct(out, probs)
+    with pytest.raises(TrivisionError, match="3 classes"):
+        d.batch(torch.rand(2, 3, 8, 8), torch.full((2, 3), 1 / 3))
+
+
+class Sided(nn.Module):
+    """A teacher sure of class 0 when an image's left half is brighter, of class 1 otherwise."""
+
+    def forward(self, x):
+        left = x[..., : x.shape[-1] // 2].mean((1, 2, 3)) > x[..., x.shape[-1] // 2:].mean((1, 2, 3))
+        return torch.where(left[:, None], torch.tensor([[9.0, -9.0]]), torch.tensor([[-9.0, 9.0]]))
+
+
+def test_a_teacher_with_hflip_answers_the_mean_over_the_image_and_its_mirror():
+    x = torch.zeros(1, 3, 8, 8)
+    x[..., :4] = 1.0  # bright left half: the image says 0, its mirror 1
+    _, plain = Distilled(GenderTask(), Sided(), 8, 0.5, 1.0).batch(x, torch.tensor([0]))
+    _, both = Distilled(GenderTask(), Sided(), 8, 0.5, 1.0, teacher_tta="hflip").batch(x, torch.tensor([0]))
+    assert plain[0, 1:].softmax(0)[0] > 0.99
+    torch.testing.assert_close(both[0, 1:].exp(), torch.tensor([0.5, 0.5]))
+    with pytest.raises(TrivisionError, match="teacher_tta"):
+        Distilled(GenderTask(), Sided(), 8, 0.5, 1.0, teacher_tta="vflip")
+
+
 def test_the_teacher_sees_the_batch_at_its_own_size():
     teacher = Fixed([0.0, 0.0])
     d = Distilled(GenderTask(), teacher, teacher_size=24, weight=0.5, temperature=1.0)

@@ -54,3 +54,25 @@ def test_a_run_with_another_split_is_refused(shipped, cars_dir, tmp_path):
     with pytest.raises(TrivisionError, match="split settings"):
         choose_tta.main("cars-toy", str(other))
     assert "tta" not in load_weights(shipped / "cars-toy.safetensors")[1]
+
+
+def test_weights_without_a_validation_split_choose_on_runs_of_their_recipe(shipped, cars_run, tmp_path):
+    other = tmp_path / "other-seed"
+    shutil.copytree(cars_run, other)  # stands in for a run of the same recipe (own weights, own validation)
+    choose_tta.main("cars-toy", str(cars_run), [str(cars_run), str(other)])
+    _, meta = load_weights(shipped / "cars-toy.safetensors")
+    card = (shipped / "cars-toy.md").read_text()
+    assert "Chosen on the validation splits of 2 other runs of this recipe" in card
+    assert f"`{other}` validation top1" in card and "mean validation top1" in card
+    assert f"| {meta['tta']} (shipped) |" in card and card.count("## Test-time augmentation") == 1
+
+
+def test_a_run_of_another_recipe_is_refused(shipped, cars_run, tmp_path):
+    from trivision.engine.checkpoint import save_state
+    other = tmp_path / "bigger"
+    shutil.copytree(cars_run, other)
+    state, meta = load_weights(other / "model.safetensors")
+    save_state(other / "model.safetensors", state, {**meta, "image_size": meta["image_size"] * 2})
+    with pytest.raises(TrivisionError, match="another image_size"):
+        choose_tta.main("cars-toy", str(cars_run), [str(other)])
+    assert "tta" not in load_weights(shipped / "cars-toy.safetensors")[1]

@@ -98,3 +98,27 @@ def test_shipping_an_80_20_run_says_which_tta_it_keeps(toy_dir, tmp_path, monkey
     card = (tmp_path / "gender-tiny.md").read_text()
     assert card.count("## Test-time augmentation") == 1 and "no validation split to choose one on" in card
     assert "`tta = none`" in card
+
+
+def test_shipping_an_80_20_run_can_choose_tta_on_runs_of_its_recipe(toy_dir, tmp_path, monkeypatch):
+    from conftest import cli
+    from test_cli import train_args
+
+    import choose_tta
+    import trivision.models.registry as registry
+    from trivision.engine.checkpoint import load_weights
+    from trivision.errors import TrivisionError
+    lab, identity = tmp_path / "lab", tmp_path / "identity"
+    code, _, err = cli(*train_args(toy_dir, lab, 1, "--set", "val_fraction=0.0", "--set", "keep=last"))
+    assert code == 0, err
+    code, _, err = cli(*train_args(toy_dir, identity))
+    assert code == 0, err
+    for module in (registry, ship_gender, choose_tta):
+        monkeypatch.setattr(module, "WEIGHTS_DIR", tmp_path)
+    ship_gender.main("gender-tiny", str(lab), tta_from=[str(identity)])
+    card = (tmp_path / "gender-tiny.md").read_text()
+    tta = load_weights(tmp_path / "gender-tiny.safetensors")[1]["tta"]
+    assert card.count("## Test-time augmentation") == 1 and "validation splits of 1 other run of this recipe" in card
+    assert "no validation split to choose one on" not in card and f"| {tta} (shipped) |" in card
+    with pytest.raises(TrivisionError, match="drop --tta-from"):
+        ship_gender.main("gender-tiny", str(identity), tta_from=[str(identity)])

@@ -52,6 +52,7 @@ class TrainConfig:
                                       # too (tasks/distill.py); it must not have trained on this run's val/test
     distill: float = 0.5              # with a teacher: its share of the loss (the rest: the labels)
     distill_temperature: float = 2.0  # with a teacher: both outputs are softened by it before matching
+    teacher_tta: str = "none"         # with a teacher: hflip = it answers with the mean over the image and its mirror
     loss: str = ""                    # the objective, where a task has a choice (colorize: classify | mse)
     dropout: float = 0.5
     phases: list[Phase] = field(default_factory=lambda: [Phase()])

@@ -74,9 +74,8 @@ def _train(task, cfg: TrainConfig, log) -> dict:
         raise TrivisionError("every phase has 0 epochs: nothing to train (set --epochs or phases.N.epochs)")
     if not 0 < cfg.frame_crop <= 1:
         raise TrivisionError(f"frame_crop must be in (0, 1] (the share of the frame the model sees), got {cfg.frame_crop}")
-    if mixes(cfg.augment) and (task.label_column is None or cfg.teacher):
-        raise TrivisionError("augment.mixup and augment.cutmix mix class labels: not for "
-                             + ("a teacher's lessons (teacher)" if cfg.teacher else f"task '{task.name}'"))
+    if mixes(cfg.augment) and task.label_column is None:
+        raise TrivisionError(f"augment.mixup and augment.cutmix mix class labels: not for task '{task.name}'")
     if not 0 <= cfg.label_smoothing < 1:
         raise TrivisionError(f"label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
     if cfg.label_smoothing and task.label_column is None:

@@ -4,8 +4,9 @@ pasted into another, the labels weighted by the box's area). The mixing weight i
 alpha), once per batch; with both on, each batch gets one of the two at random (as timm does). Labels come
 out as class probabilities, (N, classes), which cross-entropy takes as they are.
 
-Applied after the task's batch (so to what the model sees), in training only, by the engine; a frozen phase
-that trains on cached backbone features (cached_views > 0) sees those features unmixed.
+Applied by the engine to the augmented training images, before the task's batch, so that a teacher (distill)
+answers on the mixed images the student sees (Beyer et al. 2022's function matching); in training only. A frozen
+phase that trains on cached backbone features (cached_views > 0) sees those features unmixed.
 """
 from __future__ import annotations
 

@@ -163,10 +163,11 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         return _to_model_layout(x, cfg.channels_last)
 
     def augmented_batch(idx: torch.Tensor):
-        images = train.images[idx].to(device, non_blocking=True)
-        inputs, targets = task.batch(augment_batch(augment, images), train.targets[idx].to(device, non_blocking=True))
-        if mixing is not None:
-            inputs, targets = mixing(inputs, targets)
+        images = augment_batch(augment, train.images[idx].to(device, non_blocking=True))
+        targets = train.targets[idx].to(device, non_blocking=True)
+        if mixing is not None:  # before the task's batch: a teacher (distill) then answers on the mixed images
+            images, targets = mixing(images, targets)
+        inputs, targets = task.batch(images, targets)
         return layout(inputs), targets
 
     state = None
