@@ -33,6 +33,8 @@ from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from trivision.engine.report import cpu_info
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 MODELS = ("gender-cnn", "gender-tiny")
@@ -161,14 +163,7 @@ def training_table(speeds: dict, rounds: int) -> str:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_info()[0]
     versions = {"python": platform.python_version()}
     for package in PACKAGES:
         try:

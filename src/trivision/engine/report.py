@@ -138,9 +138,8 @@ def threads_used(history: list[dict], unrecorded="?") -> str:
     return f"{most} ({', '.join(f'{t} for {n} of {len(history)} epochs' for t, n in others)})"
 
 
-def machine() -> str:
-    """The machine this process trains on, in one line: cores, CPU model, its widest vector instructions (they
-    decide the speed, and the rounding of a run's arithmetic), GPU if one is used, torch's version."""
+def cpu_info() -> tuple[str, set[str]]:
+    """The CPU's model name and instruction-set flags (/proc/cpuinfo; elsewhere platform's name, no flags)."""
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -151,6 +150,13 @@ def machine() -> str:
                 flags = set(value.split())
     except OSError:  # not Linux: the model name from platform is all there is
         pass
+    return cpu, flags
+
+
+def machine() -> str:
+    """The machine this process trains on, in one line: cores, CPU model, its widest vector instructions (they
+    decide the speed, and the rounding of a run's arithmetic), GPU if one is used, torch's version."""
+    cpu, flags = cpu_info()
     isa = next((name for flag, name in (("amx_tile", "AVX-512, AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
                 if flag in flags), "")
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
