@@ -28,6 +28,7 @@ from trivision.evaluate import SCORE, choose_tta, evaluate
 from trivision.inference import TEST_TIME
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task, run_rows
+from shipping import trailing_list  # scripts/shipping.py
 
 SECTION = "\n## Test-time augmentation\n"
 DEFAULT = TrainConfig()  # weights written before they recorded their split fractions used the defaults
@@ -110,12 +111,10 @@ def main(name: str, run: str, recipe: list[str] | tuple = ()) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    recipe_runs = args[args.index("--recipe") + 1:] if "--recipe" in args else []
-    args = args[:args.index("--recipe")] if "--recipe" in args else args
-    if len(args) != 2 or ("--recipe" in sys.argv and not recipe_runs):
+    args, recipe_runs = trailing_list(sys.argv[1:], "--recipe")
+    if len(args) != 2 or recipe_runs == []:
         sys.exit(__doc__)
     try:
-        main(*args, recipe_runs)
+        main(*args, recipe_runs or ())
     except TrivisionError as e:
         sys.exit(f"error: {e}")

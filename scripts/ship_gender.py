@@ -25,7 +25,7 @@ from trivision.inference import load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks.gender import GenderTask
 import choose_tta  # scripts/choose_tta.py: the test-time augmentation, chosen on validation
-from shipping import trained_on  # scripts/shipping.py
+from shipping import trailing_list, trained_on  # scripts/shipping.py
 
 
 def run_facts(run: Path) -> dict:
@@ -179,14 +179,12 @@ expect lower accuracy on children, other photo sources and under-represented gro
                  f"the weights carry `tta = {loaded.meta.get('tta', 'none')}`; `--tta none|hflip` overrides.\n")
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
     if has_val or tta_from:
-        choose_tta.main(name, shipped_run, () if has_val else tta_from)  # writes the card's section on it
+        choose_tta.main(name, shipped_run, tta_from)  # writes the card's section on it (tta_from: only without val)
     print(f"shipped {name}: {WEIGHTS_DIR / (name + '.safetensors')}, card {WEIGHTS_DIR / (name + '.md')}")
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    tta_from = args[args.index("--tta-from") + 1:] if "--tta-from" in args else []
-    args = args[:args.index("--tta-from")] if "--tta-from" in args else args
-    if len(args) < 2 or ("--tta-from" in sys.argv and not tta_from):
+    args, tta_from = trailing_list(sys.argv[1:], "--tta-from")
+    if len(args) < 2 or tta_from == []:
         sys.exit(__doc__)
-    main(*args, tta_from=tta_from)
+    main(*args, tta_from=tta_from or ())

@@ -44,3 +44,10 @@ def trained_on(run_dirs: list[Path]) -> str:
     if len(every) == 1:
         return every[0]
     return "; ".join(f"{r}: {' then '.join(ms)}" for r, ms in found.items())
+
+
+def trailing_list(args: list[str], flag: str) -> tuple[list[str], list[str] | None]:
+    """A script's arguments before `flag`, and the values after it (None without the flag)."""
+    if flag not in args:
+        return args, None
+    return args[:args.index(flag)], args[args.index(flag) + 1:]
