@@ -40,7 +40,8 @@ REPO = BENCH.parent
 MODELS = ("gender-cnn", "gender-tiny")
 FRAMEWORKS = ("trivision", "keras")
 TARGET_RATIO = {"gender-cnn": 2.0, "gender-tiny": 3.0}  # trivision / Keras training images/s, from the issue
-BENCHMARKS = ("train_speed", "flops", "profile_train", "inference_speed", "cars_speed", "colorize_speed")
+BENCHMARKS = ("train_speed", "flops", "profile_train", "inference_speed", "eval_batch", "cars_speed",
+              "colorize_speed")
 PACKAGES = ("torch", "torchvision", "onnxruntime", "onnx", "kornia", "opencv-python-headless", "numpy",
             "tensorflow", "tensorflow-cpu", "keras")
 # smoke-test sizes for --quick: enough to run every code path once
@@ -50,6 +51,7 @@ QUICK = {
     "profile_train": ["--images", "64", "--batch-size", "32", "--steps", "2", "--warmup-steps", "1"],
     "inference_speed": ["--models", "gender-tiny", "--runs", "20", "--warmup", "2", "--batch", "8",
                         "--batch-runs", "2"],
+    "eval_batch": ["--models", "gender-tiny", "--images", "8", "--batches", "8", "32", "--rounds", "1"],
     "cars_speed": ["--model", "bcnn-lowdim", "--images", "8", "--image-size", "64", "--batch-size", "4",
                    "--epochs", "2", "--steps", "1"],
     "colorize_speed": ["--images", "8", "--image-size", "64", "--batch-size", "4", "--steps", "1", "--epochs", "2",
@@ -220,6 +222,7 @@ def main() -> int:
         sections.append(section(f"Where a {model} training step's time goes", "profile_train",
                                 run_bench("profile_train", ["--model", model, *options("profile_train")]), summary))
     for name, title in (("inference_speed", "Inference: latency and throughput of the shipped models"),
+                        ("eval_batch", "Evaluation throughput against the batch size (engine/batching.py)"),
                         ("cars_speed", "Cars: cached frozen-backbone features, bcnn against bcnn-lowdim"),
                         ("colorize_speed", "Colorize: training images/s and time per photo")):
         if name in args.only:

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from trivision.engine.batching import evaluation_batch_size
 from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
@@ -44,9 +45,16 @@ class LoadedModel:
     def image_size(self) -> int:
         return int(self.meta["image_size"])
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs: its parameters' device (an ONNX model, export.OnnxModel, runs on the CPU)."""
+        first = next(self.model.parameters(), None) if isinstance(self.model, nn.Module) else None
+        return first.device if first is not None else torch.device("cpu")
+
     @torch.no_grad()
     def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         outs, flip = [], self.test_time == "hflip"
+        batch_size = evaluation_batch_size(*images_uint8.shape[-2:], self.device, batch_size)
         for s in range(0, len(images_uint8), batch_size):
             x = (images_uint8[s:s + batch_size].float() / 255.0).contiguous(memory_format=torch.channels_last)
             p = torch.softmax(self.model(x), dim=1)

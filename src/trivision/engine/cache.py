@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from trivision.config import Phase, TrainConfig
 from trivision.data.augment import augment_batch
+from trivision.engine import distributed
+from trivision.engine.batching import evaluation_batch_size
 
 
 @dataclass
@@ -55,14 +58,17 @@ def build_cache(model: nn.Module, task, train, val, augment: nn.Module, cfg: Tra
     (seed, view) alone, so a resumed run rebuilds exactly the same cache."""
     model.backbone.eval()
     views = []
-    for view in range(cfg.cached_views):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed * 1_000_003 + view)
-            views.append(_features(model.backbone, task, train, cfg.batch_size, layout, augment))
-    return FeatureCache(views, _features(model.backbone, task, val, cfg.batch_size, layout) if val else None)
+    with tqdm(total=cfg.cached_views * len(train) + (len(val) if val else 0), desc="caching backbone features",
+              unit="img", leave=False, mininterval=1.0, dynamic_ncols=True, disable=not distributed.is_main()) as bar:
+        for view in range(cfg.cached_views):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed * 1_000_003 + view)
+                views.append(_features(model.backbone, task, train, cfg.batch_size, layout, bar, augment))
+        return FeatureCache(views, _features(model.backbone, task, val, cfg.batch_size, layout, bar) if val else None)
 
 
-def _features(backbone: nn.Module, task, data, batch_size: int, layout, augment: nn.Module | None = None):
+def _features(backbone: nn.Module, task, data, batch_size: int, layout, bar, augment: nn.Module | None = None):
+    """Augmentation draws per `batch_size` images (as training would), the backbone runs in evaluation batches."""
     features, targets = [], []
     p = next(backbone.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")  # features stay on the training device
@@ -70,6 +76,8 @@ def _features(backbone: nn.Module, task, data, batch_size: int, layout, augment:
         images = data.images[start:start + batch_size].to(device)
         x = augment_batch(augment, images) if augment is not None else images.float().div_(255.0)
         inputs, t = task.batch(x, data.targets[start:start + batch_size].to(device))
-        features.append(backbone(layout(inputs)).half())
+        step = evaluation_batch_size(*inputs.shape[-2:], device, batch_size)
+        features.extend(backbone(layout(part)).half() for part in inputs.split(step))
         targets.append(t)
+        bar.update(len(images))
     return CachedData(torch.cat(features), torch.cat(targets))

@@ -32,6 +32,7 @@ from trivision.config import Phase, TrainConfig, save_config
 from trivision.data.augment import augment_batch, build_augment
 from trivision.data.mixing import build_mixing
 from trivision.engine import distributed, report
+from trivision.engine.batching import evaluation_batch_size
 from trivision.engine.cache import build_cache, can_cache
 from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
 from trivision.errors import TrivisionError
@@ -98,10 +99,12 @@ def _to_model_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 def run_model(model: nn.Module, task: Trainable, data: TensorData, batch_size: int,
               channels_last: bool = True, keep_outputs: bool = True) -> dict:
-    """Loss, accuracy and (with keep_outputs) raw outputs of `model` over `data`, without augmentation.
+    """Loss, accuracy and (with keep_outputs) raw outputs of `model` over `data`, without augmentation, in
+    batches of at most `batch_size` (engine/batching.py: fewer on a CPU for large images).
     Outputs can be large (colorize: logits per pixel), so callers that need only loss and accuracy drop them."""
     model.eval()
     device = device_of(model)
+    batch_size = evaluation_batch_size(*data.images.shape[-2:], device, batch_size)
 
     def batches():
         for start in range(0, len(data), batch_size):
