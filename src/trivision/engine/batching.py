@@ -1,8 +1,9 @@
 """How many images one evaluation batch holds.
 
-On a CPU a forward pass is fastest when a batch's activations stay near the caches: measured on the
-project's 2-core AVX2 CPU (2 threads, `cars-bcnn-196` at 320x320), 4-8 images per batch ran about 25
-img/s and 64 about 14.5; `gender-tiny` at 100x100 ran 470-520 img/s at 4-32 and 350 at 64. So a CPU
+On a CPU a forward pass is fastest when a batch's activations stay near the caches: `python
+bench/eval_batch.py --models cars-bcnn-196 gender-tiny --images 32 --rounds 2 --threads 2` on the project's
+2-core AVX2 CPU (2026-12-07) ran `cars-bcnn-196` (320x320) at 33.8 img/s in batches of 4 and 16.8 in
+batches of 64, and `gender-tiny` (100x100) at 407-418 img/s in batches of 8-32 and 398 at 64. So a CPU
 batch holds about CPU_BATCH_PIXELS input pixels (a power of two of images, at most the caller's batch);
 a GPU takes the caller's batch as it is. Results do not depend on the batch: every model is evaluated in
 eval mode.
