@@ -29,6 +29,20 @@ TTA_LINE = {"none": "none, each photo is classified as it is",
             "hflip": "each photo's class probabilities are the mean over the photo and its mirror image"}
 
 
+TERMS = """## Terms and limits
+Stanford Cars is for non-commercial research and education; these weights carry the same terms.
+The classes are 2012-era US-market models photographed for the dataset; other makes, years, angles
+and photo sources are out of distribution.
+"""
+
+
+def results_table(results: dict[str, dict], shipped: str) -> str:
+    """Top-1 and top-5 on the test images with each test-time augmentation, the shipped one marked."""
+    rows = [f"| {t}{' (shipped)' if t == shipped else ''} | {r['n']} | {100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% |"
+            for t, r in results.items()]
+    return "\n".join(["| test-time augmentation | test images | top-1 | top-5 |", "|---|---:|---:|---:|", *rows])
+
+
 def train_command(cfg: dict) -> str:
     """The command that trains this run again: its main settings as flags, then every other setting that
     differs from the task's defaults."""
@@ -112,10 +126,7 @@ Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars class
 
 ## Results on held-out test images (`trivision evaluate cars --run RUN`)
 
-| test-time augmentation | test images | top-1 | top-5 |
-|---|---:|---:|---:|
-{chr(10).join(f"| {t}{' (shipped)' if t == tta else ''} | {r['n']} | {100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% |"
-              for t, r in results.items())}
+{results_table(results, tta)}
 
 Per phase (the lab's Tables 4-5 layout; test accuracy of the weights at the end of each phase):
 
@@ -124,11 +135,7 @@ The lab reported 77.68% (46.94% after the frozen phase) on its own 20-class set 
 Training{' this model' if cfg.get('init') else ''} took {minutes:.0f} min on {trained_on([run_dir])} ({threads_used(history, cfg['threads'])} thread(s); wall time,
 which includes any other training that shared the machine), {date.today()}.
 
-## Terms and limits
-Stanford Cars is for non-commercial research and education; these weights carry the same terms.
-The classes are 2012-era US-market models photographed for the dataset; other makes, years, angles
-and photo sources are out of distribution.
-"""
+{TERMS}"""
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
     print(f"shipped {name}: top1 {result['top1']:.4f}, top5 {result['top5']:.4f}")
 

@@ -26,3 +26,21 @@ def test_reports_each_run_and_the_whole_recipe_of_a_fine_tuned_one(tmp_path):
     assert abs(b["whole_recipe_minutes"] - b["train_minutes"] - minutes) < 0.11  # each rounded to 0.1
     assert a["target"] is None and a["meets_target"] is None  # targets are for 20 and 196 classes
     assert f"| 4 | random weights | 8 | {a['tta']} |" in done.stdout and f"| 4 | {first} | 8 | {b['tta']} |" in done.stdout
+
+
+def test_model_flag_scores_another_model_on_the_runs_split(tmp_path):
+    from trivision.ensemble import combine
+    from trivision.evaluate import evaluate
+    data = make_toy_cars(tmp_path / "cars")
+    first, second = tmp_path / "first", tmp_path / "second"
+    for run, lr in ((first, "1e-3"), (second, "1e-2")):  # two members trained apart on one split
+        code, _, err = cli(*train_args(data, run, "--set", f"phases.1.lr={lr}"))
+        assert code == 0, err
+    ensemble = tmp_path / "ensemble.safetensors"
+    combine([str(first), str(second)], ensemble)
+    done = bench_script("cars_accuracy.py", str(first), "--model", str(ensemble), timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (r,) = last_json(done.stdout)
+    assert r["model"] == "ensemble" and r["n"] == 8 and r["train_minutes"] is None and r["frozen_top1"] is None
+    assert r["top1"] == evaluate("cars", run=str(first), model=str(ensemble), tta=r["tta"])["top1"]
+    assert f"| {ensemble} on {first}'s split | 4 |  | 8 | {r['tta']} |" in done.stdout

@@ -31,6 +31,15 @@ def test_save_and_load_checkpoint(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
 
 
+def test_written_files_get_the_mode_open_would_give(tmp_path):
+    """Not the temp file's owner-only 0600: weights and checkpoints are shared like any other run file."""
+    (tmp_path / "plain.txt").write_text("x")
+    save_checkpoint(tmp_path / "last.pt", _state())
+    save_weights(tmp_path / "model.safetensors", nn.Linear(4, 3), {"model": "x"})
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["last.pt"] == modes["model.safetensors"] == modes["plain.txt"], modes
+
+
 def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
     path = tmp_path / "last.pt"
     save_checkpoint(path, _state())

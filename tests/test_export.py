@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")
 
 import trivision  # noqa: E402
 from trivision.models.registry import shipped_weights
-from trivision.engine.checkpoint import save_weights  # noqa: E402
+from trivision.engine.checkpoint import load_weights, save_weights  # noqa: E402
 from trivision.export import OnnxModel, export_onnx, input_shape, load_onnx, to_onnx_bytes  # noqa: E402
 from trivision.inference import load_model  # noqa: E402
 from trivision.models import create_model  # noqa: E402
@@ -30,6 +30,19 @@ def bcnn_weights(tmp_path_factory):
         "model": "bcnn", "task": "cars", "classes": ["1", "2", "3"], "image_size": 64, "dropout": 0.5,
         "backbone": "mobilenet_v2", "loss": "", "split": "image", "seed": 0})
     return path
+
+
+@pytest.fixture(scope="module")
+def ensemble_weights(tmp_path_factory, cars_weights):
+    """`cars_weights` and another bcnn-lowdim of other random weights, averaged (`trivision ensemble`)."""
+    from trivision.ensemble import combine
+    _, meta = load_weights(cars_weights)
+    directory = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(3)
+    save_weights(directory / "other.safetensors", create_model("bcnn-lowdim", num_classes=6, pretrained=False).eval(),
+                 meta)
+    combine([str(cars_weights), str(directory / "other.safetensors")], directory / "ensemble.safetensors", half=True)
+    return directory / "ensemble.safetensors"
 
 
 def save_koala(directory, model: str, loss: str):
@@ -63,14 +76,15 @@ def photo(tmp_path_factory):
 
 
 @pytest.mark.parametrize("which", ["gender-cnn", "gender-tiny", "bcnn", "bcnn-lowdim", "koala-classify", "koala-mse",
-                                   "koala-pyramid"])
+                                   "koala-pyramid", "ensemble"])
 def test_onnx_agrees_with_pytorch_on_random_inputs(which, request, tmp_path):
     model = {"gender-cnn": "gender-cnn", "gender-tiny": "gender-tiny",  # the shipped weights
              "bcnn": lambda: str(request.getfixturevalue("bcnn_weights")),
              "bcnn-lowdim": lambda: str(request.getfixturevalue("cars_weights")),
              "koala-classify": lambda: str(request.getfixturevalue("koala_weights")),
              "koala-mse": lambda: str(request.getfixturevalue("koala_mse_weights")),
-             "koala-pyramid": lambda: str(request.getfixturevalue("koala_pyramid_weights"))}[which]
+             "koala-pyramid": lambda: str(request.getfixturevalue("koala_pyramid_weights")),
+             "ensemble": lambda: str(request.getfixturevalue("ensemble_weights"))}[which]
     model = model() if callable(model) else model
     loaded = load_model(model)
     onnx_model = OnnxModel(to_onnx_bytes(loaded), threads=1)

@@ -74,6 +74,25 @@ def test_a_few_of_the_starting_classes_keep_their_classifier_rows(tmp_path):
     assert "new:" not in line
 
 
+def test_an_ensemble_starts_from_its_first_member_of_the_runs_model(tmp_path):
+    from trivision.ensemble import combine
+    first = _saved(tmp_path / "a.safetensors", "gender-tiny", ["female", "male"], image_size=32)
+    torch.manual_seed(5)
+    second = create_model("gender-tiny", image_size=32)
+    save_weights(tmp_path / "b.safetensors", second, {"model": "gender-tiny", "task": "gender", "image_size": 32,
+                                                      "classes": ["female", "male"], "dropout": 0.5})
+    combine([str(tmp_path / "b.safetensors"), str(tmp_path / "a.safetensors")], tmp_path / "ens.safetensors")
+    model = create_model("gender-tiny", image_size=32)
+    cfg = TrainConfig(model="gender-tiny", image_size=32, init=str(tmp_path / "ens.safetensors"))
+    line = warm_start(model, cfg, ["female", "male"], {})
+    assert all(torch.equal(v, second.state_dict()[k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, first[k]) for k, v in model.state_dict().items())
+    assert "ens.safetensors (its member 1 of 2)" in line
+    with pytest.raises(TrivisionError, match="is an ensemble of gender-tiny, gender-tiny; none is a 'gender-cnn'"):
+        warm_start(create_model("gender-cnn", image_size=32),
+                   TrainConfig(model="gender-cnn", image_size=32, init=cfg.init), ["female", "male"], {})
+
+
 def test_another_model_is_refused(tmp_path):
     _saved(tmp_path / "w.safetensors", "gender-cnn", ["female", "male"], image_size=32)
     with pytest.raises(TrivisionError, match="'gender-cnn' model, this run trains 'gender-tiny'"):

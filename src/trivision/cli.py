@@ -142,6 +142,14 @@ def cmd_export(args) -> None:
     _print_json(result)
 
 
+def cmd_ensemble(args) -> None:
+    from trivision.ensemble import combine
+    result = combine(args.members, args.output, half=args.half, tta=args.tta or "none")
+    print(f"wrote {result['output']} ({result['bytes'] / 1e6:.1f} MB): {result['members']} {result['task']} "
+          f"models over {result['classes']} classes, averaging their class probabilities", flush=True)
+    _print_json(result)
+
+
 def cmd_serve(args) -> None:
     from trivision.serve.app import serve
     serve(host=args.host, port=args.port, gender=args.gender_model, cars=args.cars_model,
@@ -189,6 +197,7 @@ def _add_runtime_flags(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trivision.inference import TEST_TIME
     p = argparse.ArgumentParser(prog="trivision", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -272,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--output", required=True, help="the .onnx file to write")
     x.add_argument("--opset", type=int, default=18, help="ONNX opset (18)")
     x.set_defaults(func=cmd_export)
+
+    en = sub.add_parser("ensemble", help="combine trained classifiers of one task and class list into one model "
+                                         "(the mean of their class probabilities; one forward pass per member)")
+    en.add_argument("members", nargs="+", help="two or more: shipped names, .safetensors files or run folders")
+    en.add_argument("--output", required=True, help="the .safetensors file to write")
+    en.add_argument("--half", action="store_true", help="store the weights as float16 (half the file); "
+                    "they are computed in float32")
+    en.add_argument("--tta", choices=TEST_TIME, help="the ensemble's test-time augmentation (default none; "
+                    "choose it on validation: scripts/choose_tta.py)")
+    en.set_defaults(func=cmd_ensemble)
 
     sv = sub.add_parser("serve", help="the web page and JSON API (FastAPI): gender, cars and colorize")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")

@@ -11,6 +11,7 @@ from trivision.engine.batching import evaluation_batch_size
 from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.models import create_model, model_info
+from trivision.models.ensemble import Ensemble
 from trivision.models.registry import SHIPPED_AS, shipped_weights
 
 
@@ -65,8 +66,8 @@ class LoadedModel:
         return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
 
 
-def load_model(name_or_path: str) -> LoadedModel:
-    """A shipped model by name (e.g. 'gender-cnn'), or a .safetensors file / run folder written by training."""
+def weights_path(name_or_path: str) -> Path:
+    """The weights file of a shipped name (e.g. 'gender-cnn'), a .safetensors file or a run folder."""
     path = Path(name_or_path)
     if path.is_dir() and (path / "model.safetensors").exists():
         path = path / "model.safetensors"
@@ -79,14 +80,33 @@ def load_model(name_or_path: str) -> LoadedModel:
             info = model_info(SHIPPED_AS.get(name_or_path, name_or_path))
             raise TrivisionError(f"model '{name_or_path}' has no shipped weights in this install: "
                                  f"train it (trivision train {info.task} --model {info.name}) and pass --weights")
+    return path
+
+
+def build_model(meta: dict) -> nn.Module:
+    """The untrained network that a weights file's metadata describes (an ensemble: each member's)."""
+    if meta.get("members"):
+        return Ensemble([build_model(member) for member in meta["members"]])
+    return create_model(meta["model"], image_size=meta["image_size"], num_classes=len(meta["classes"]),
+                        dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None,
+                        loss=meta.get("loss") or None, pretrained=False)  # every weight comes from the file
+
+
+def read_weights(path: Path) -> tuple[dict, dict]:
+    """(state dict, metadata) of a weights file written by trivision; another safetensors file is an error."""
     state, meta = load_weights(path)
     if "model" not in meta:
         raise TrivisionError(f"{path}: no trivision metadata (model name, classes): not written by trivision")
-    model = create_model(meta["model"], image_size=meta["image_size"], num_classes=len(meta["classes"]),
-                         dropout=meta.get("dropout", 0.5), backbone=meta.get("backbone") or None,
-                         loss=meta.get("loss") or None, pretrained=False)  # every weight comes from the file
+    return state, meta
+
+
+def load_model(name_or_path: str) -> LoadedModel:
+    """A shipped model by name (e.g. 'gender-cnn'), or a .safetensors file / run folder written by training."""
+    path = weights_path(name_or_path)
+    state, meta = read_weights(path)
+    model = build_model(meta)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state)  # weights stored as float16 (`trivision ensemble --half`) become float32
     except RuntimeError as e:
         raise TrivisionError(f"{path}: weights do not fit model '{meta['model']}' ({str(e).splitlines()[0]})") from None
     # channels-last: oneDNN's preferred layout on CPU (gender-tiny at batch 1: about 3x faster)

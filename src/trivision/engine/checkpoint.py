@@ -13,6 +13,15 @@ from safetensors.torch import load_file, save_file
 from trivision.errors import TrivisionError
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: set it back at once
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file; mkstemp's own is 0600, owner only
+
+
 def atomic_write(path: Path, write) -> None:
     """Call write(tmp_path) then move tmp over `path`, so readers see the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -20,6 +29,7 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -24,7 +24,9 @@ from trivision.models import create_model
 def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str, str]) -> str:
     """Copy cfg.init's fitting weights into `model` (built from `cfg` for `classes`); return a log line."""
     from trivision.inference import load_model
-    start = load_model(cfg.init)
+    start, member = load_model(cfg.init), ""
+    if start.meta.get("members"):
+        start, member = _member_to_start_from(start, cfg)
     if start.meta["model"] != cfg.model:
         raise TrivisionError(f"init {cfg.init} is a '{start.meta['model']}' model, this run trains '{cfg.model}'")
     split_file = split_beside(cfg.init)
@@ -43,10 +45,23 @@ def warm_start(model: nn.Module, cfg, classes: list[str], split_paths: dict[str,
     model.load_state_dict(fitting, strict=False)
     fresh = [k for k in own if k not in fitting]
     view = (start.image_size, float(start.meta.get("frame_crop", 1.0)))
-    return (f"init: {len(fitting)} of {len(own)} weight tensors from {cfg.init}"
+    return (f"init: {len(fitting)} of {len(own)} weight tensors from {cfg.init}{member}"
             + (f" (new: {', '.join(fresh)})" if fresh else "")
             + (f"; note: it was trained on {view[0]}px inputs with frame_crop {view[1]:g}, this run uses "
                f"{cfg.image_size}px with frame_crop {cfg.frame_crop:g}" if view != (cfg.image_size, cfg.frame_crop) else ""))
+
+
+def _member_to_start_from(ensemble, cfg):
+    """An ensemble (`trivision ensemble`) starts a run from its first member of the run's architecture, in
+    the order the members were given; and the log's words for it."""
+    from trivision.inference import LoadedModel
+    members = ensemble.meta["members"]
+    for i, meta in enumerate(members):
+        if meta["model"] == cfg.model:
+            return (LoadedModel(ensemble.model.members[i], meta, list(meta["classes"])),
+                    f" (its member {i + 1} of {len(members)})")
+    raise TrivisionError(f"init {cfg.init} is an ensemble of {', '.join(m['model'] for m in members)}; "
+                         f"none is a '{cfg.model}', the model this run trains")
 
 
 def init_chain(cfg: dict) -> tuple[list[Path], str]:

@@ -1,0 +1,116 @@
+"""Ship an ensemble of trained cars models (`trivision ensemble`) as one model, with its model card.
+
+    python scripts/ship_cars_ensemble.py NAME RUN MEMBER MEMBER [...]
+
+MEMBER: a run folder, or the name of weights shipped now (e.g. the NAME being replaced). RUN: a run folder
+whose saved split every member was trained with; its validation split chooses the test-time augmentation,
+then its test split is read. The weights are stored as float16 (`--half`). Every number in the card is
+measured here, or comes from a member's own run (history, machine) or its card at the commit named.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
+from trivision.ensemble import combine
+from trivision.evaluate import choose_tta, evaluate
+from trivision.inference import TEST_TIME, load_model
+from trivision.models.registry import WEIGHTS_DIR
+from ship_cars import TERMS, TTA_LINE, split_line, results_table, train_command  # scripts/ship_cars.py
+from shipping import trained_on  # scripts/shipping.py
+
+
+def frozen_member(name: str) -> tuple[str, str, list[str]]:
+    """A shipped member, pinned to its commit (shipping replaces the file): the file to combine (written
+    here), a line on how it was trained (its card's), and the commands that make it."""
+    shipped = WEIGHTS_DIR / f"{name}.safetensors"
+    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(shipped)], capture_output=True,
+                            text=True, cwd=WEIGHTS_DIR).stdout.strip()
+    if not commit:
+        sys.exit(f"{shipped}: not committed; a member must be a run folder or weights in git")
+    frozen = f"{name}-{commit}.safetensors"
+    card = " ".join(shipped.with_suffix(".md").read_text().split())
+    took = re.search(r"Training (?:this model )?took (.*?\d{4}-\d{2}-\d{2})\.", card)
+    commands = re.findall(r"(trivision train cars .*?)(?= trivision train | \#\# |$)", card.split("## Results")[0])
+    return (frozen, f"the weights shipped as `{name}` at commit {commit}; training took "
+            f"{took.group(1) if took else 'a time its card does not give'}",
+            [c.strip() for c in commands] + [f"git show {commit}:src/trivision/weights/{shipped.name} > {frozen}"])
+
+
+def run_member(run_dir: Path) -> tuple[str, str, list[str]]:
+    cfg = tomllib.loads((run_dir / "config.toml").read_text())
+    history = read_history(run_dir / "history.csv")
+    return (str(run_dir), f"`{run_dir}`; training took {training_seconds(history) / 60:.0f} min on "
+            f"{trained_on([run_dir])}, {threads_used(history, cfg['threads'])} thread(s) (wall time, which includes any "
+            "other work that shared the machine)",
+            [f"{train_command(cfg)} --output-dir {run_dir}"])
+
+
+def main(name: str, run: str, members: list[str]) -> None:
+    cfg = tomllib.loads((Path(run) / "config.toml").read_text())
+    parts = [run_member(Path(m)) if Path(m).is_dir() else frozen_member(m) for m in members]
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = []
+        for member, (source, _, commands) in zip(members, parts):
+            if source != member:  # a shipped member: combine the committed file, as its last command does
+                blob = commands[-1].split()[2]  # git show COMMIT:PATH > FILE
+                with open(Path(tmp) / source, "wb") as out:
+                    subprocess.run(["git", "show", blob], stdout=out, check=True, cwd=WEIGHTS_DIR)
+                source = str(Path(tmp) / source)
+            sources.append(source)
+        candidate = Path(tmp) / f"{name}.safetensors"
+        combine(sources, candidate, half=True)
+        tta, val = choose_tta("cars", run, model=str(candidate))
+        combine(sources, WEIGHTS_DIR / f"{name}.safetensors", half=True, tta=tta)
+        alone = [evaluate("cars", run=run, model=s, tta=tta)["top1"] for s in sources]
+    loaded = load_model(name)
+    results = {t: evaluate("cars", run=run, model=name, tta=t) for t in TEST_TIME}
+    member_lines = [f"{i + 1}. {text}; alone, with the same test-time augmentation: {100 * a:.2f}% top-1 on the "
+                    "test images below" for i, ((_, text, _), a) in enumerate(zip(parts, alone))]
+    commands = [c for _, _, cs in parts for c in cs]
+    sources = [s for s, _, _ in parts]
+    commands.append(f"trivision ensemble {' '.join(sources)} --half --tta {tta} --output {name}.safetensors")
+    result = results[tta]
+    card = f"""# {name}
+
+Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars classes (class ids
+{cfg['classes']}: {', '.join(loaded.class_names[:3])}, ...): an ensemble of {len(members)} bilinear CNNs
+(`{'`, `'.join(m['model'] for m in loaded.meta['members'])}`), each on an ImageNet-pretrained
+{loaded.meta['members'][0]['backbone']} backbone at {loaded.image_size}x{loaded.image_size}, trained apart on the
+same images; it answers with the mean of their class probabilities (`trivision ensemble`), one forward pass
+per member. The weights are stored as float16 and computed in float32.
+
+{params_table([(name, param_counts(loaded.model))])}
+## Training
+- Data: `stanford-cars` (cropped to the car, red/blue corrected), class ids {cfg['classes']},
+  {split_line(cfg)}; every member trained on this split's training images.
+- Members:
+{chr(10).join(f"  {line}" for line in member_lines)}
+- Test-time augmentation: {TTA_LINE[tta]} (`tta = {tta}` in the weights' metadata; `--tta` overrides),
+  chosen on the validation split (top-1 {', '.join(f'{t} {100 * v:.2f}%' for t, v in val.items())}).
+- Commands: each member's training (a shipped member's card's commands, then its very weights as committed),
+  then the ensemble of them:
+
+{chr(10).join(f"      {c}" for c in commands)}
+
+## Results on held-out test images (`trivision evaluate cars --run RUN --model {name}`)
+
+{results_table(results, tta)}
+
+Measured {date.today()}.
+
+{TERMS}"""
+    (WEIGHTS_DIR / f"{name}.md").write_text(card)
+    print(f"shipped {name}: top1 {result['top1']:.4f}, top5 {result['top5']:.4f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -1,0 +1,55 @@
+"""`trivision ensemble`: combine trained classifiers of one task and one class list into one weights file.
+
+The file holds every member's weights (`members.<i>.` before each name) and, in its metadata, the
+members' own metadata, so `load_model` rebuilds each member and averages their class probabilities
+(models/ensemble.py). With `half`, floating-point weights are stored as float16 (half the file) and
+computed in float32 after loading.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from trivision.engine.checkpoint import save_state
+from trivision.errors import TrivisionError
+from trivision.inference import TEST_TIME, read_weights, weights_path
+
+# what every member must share to be averaged, with the value a file without the key means
+MUST_MATCH = {"task": None, "classes": None, "image_size": None, "frame_crop": 1.0}
+
+
+def combine(members: list[str], output: str | Path, half: bool = False, tta: str = "none") -> dict:
+    """Write the ensemble of `members` (shipped names, .safetensors files or run folders) to `output`."""
+    if len(members) < 2:
+        raise TrivisionError("an ensemble needs two or more members")
+    if tta not in TEST_TIME:
+        raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
+    state, metas = {}, []
+    for i, member in enumerate(members):
+        path = weights_path(member)
+        if path.resolve() == Path(output).resolve():
+            raise TrivisionError(f"--output {output} is member {member}'s own weights file: write elsewhere")
+        weights, meta = read_weights(path)
+        if meta.get("members"):
+            raise TrivisionError(f"{member} is an ensemble already: name its members instead")
+        if meta["task"] == "colorize":
+            raise TrivisionError(f"{member}: only classifiers (gender, cars) can be averaged, not a colorizer")
+        for key in MUST_MATCH if metas else ():
+            theirs, first = meta.get(key, MUST_MATCH[key]), metas[0].get(key, MUST_MATCH[key])
+            if theirs != first:
+                raise TrivisionError(f"{member} differs from {members[0]} in {key} "
+                                     f"({_short(theirs)} against {_short(first)}): "
+                                     "members must share task, classes, image size and framing")
+        for name, tensor in weights.items():
+            store_half = half and tensor.is_floating_point()
+            state[f"members.{i}.{name}"] = tensor.half() if store_half else tensor
+        metas.append(meta)
+    meta = {**metas[0], "model": "ensemble", "members": metas, "tta": tta,
+            "stored_as": "float16" if half else "float32"}
+    save_state(Path(output), state, meta)
+    return {"output": str(output), "members": len(members), "task": meta["task"],
+            "classes": len(meta["classes"]), "bytes": Path(output).stat().st_size}
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."

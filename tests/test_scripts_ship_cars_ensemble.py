@@ -1,0 +1,43 @@
+"""scripts/ship_cars_ensemble.py: the shipped ensemble carries its members and the test-time augmentation
+chosen on validation; its card gives every member's command, a shipped member pinned to its commit."""
+from __future__ import annotations
+
+import sys
+import tomllib
+
+import torch
+from conftest import REPO
+from test_cars import cars_dir, cars_run  # noqa: F401 (fixtures: a toy cars run)
+
+import trivision.models.registry as registry
+from trivision.engine.checkpoint import load_weights
+
+sys.path.insert(0, str(REPO / "scripts"))
+import ship_cars
+import ship_cars_ensemble
+
+
+def test_an_ensemble_of_runs_ships_with_its_card(cars_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(ship_cars_ensemble, "WEIGHTS_DIR", tmp_path)
+    ship_cars_ensemble.main("cars-toy", str(cars_run), [str(cars_run), str(cars_run)])
+    state, meta = load_weights(tmp_path / "cars-toy.safetensors")
+    assert meta["model"] == "ensemble" and len(meta["members"]) == 2 and meta["tta"] in ("none", "hflip")
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    card = (tmp_path / "cars-toy.md").read_text()
+    assert f"`tta = {meta['tta']}`" in card and f"| {meta['tta']} (shipped) | 8 |" in card
+    assert card.count("alone, with the same test-time augmentation") == 2
+    assert f"trivision ensemble {cars_run} {cars_run} --half --tta {meta['tta']} --output cars-toy.safetensors" in card
+    trains = [line.strip() for line in card.splitlines() if line.strip().startswith("trivision train cars")]
+    assert len(trains) == 2
+    saved = tomllib.loads((cars_run / "config.toml").read_text())  # the recipe check itself: ship_cars' tests
+    assert trains == [f"{ship_cars.train_command(saved)} --output-dir {cars_run}"] * 2
+
+
+def test_a_shipped_member_is_pinned_to_its_commit_with_its_cards_commands():
+    source, text, commands = ship_cars_ensemble.frozen_member("cars-bcnn-20")
+    card = (registry.WEIGHTS_DIR / "cars-bcnn-20.md").read_text()
+    assert commands[:-1] == [ln.strip() for ln in card.splitlines() if ln.strip().startswith("trivision train cars")]
+    commit = source.removeprefix("cars-bcnn-20-").removesuffix(".safetensors")
+    assert commands[-1] == f"git show {commit}:src/trivision/weights/cars-bcnn-20.safetensors > {source}"
+    assert f"at commit {commit}; training took " in text and "min on " in text
