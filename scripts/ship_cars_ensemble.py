@@ -2,9 +2,9 @@
 
     python scripts/ship_cars_ensemble.py NAME RUN MEMBER MEMBER [...]
 
-MEMBER: a run folder, or the name of weights shipped now (e.g. the NAME being replaced). RUN: a run folder
-whose saved split every member was trained with; its validation split chooses the test-time augmentation,
-then its test split is read. The weights are stored as float16 (`--half`). Every number in the card is
+MEMBER: a run folder, the name of weights shipped now (e.g. the NAME being replaced), or NAME@COMMIT (the weights
+shipped as NAME at that commit). RUN: a run folder whose saved split every member was trained with; its validation
+split chooses the test-time augmentation, then its test split is read. The weights are stored as float16 (`--half`). Every number in the card is
 measured here, or comes from a member's own run (history, machine) or its card at the commit named.
 """
 from __future__ import annotations
@@ -26,18 +26,26 @@ from ship_cars import TERMS, TTA_LINE, split_line, results_table, train_command 
 from shipping import trained_on  # scripts/shipping.py
 
 
-def frozen_member(name: str) -> tuple[str, str, list[str]]:
-    """A shipped member, pinned to its commit (shipping replaces the file): the file to combine (written
+def git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], capture_output=True, cwd=WEIGHTS_DIR)
+
+
+def frozen_member(spec: str) -> tuple[str, str, list[str]]:
+    """A shipped member, NAME or NAME@COMMIT (weights shipped as NAME at that commit; default: the last commit
+    of NAME's weights), pinned to its commit since shipping replaces the file: the file to combine (written
     here), a line on how it was trained (its card's), and the commands that make it."""
+    name, _, commit = spec.partition("@")
     shipped = WEIGHTS_DIR / f"{name}.safetensors"
-    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", str(shipped)], capture_output=True,
-                            text=True, cwd=WEIGHTS_DIR).stdout.strip()
-    if not commit:
-        sys.exit(f"{shipped}: not committed; a member must be a run folder or weights in git")
+    commit = commit or git("log", "-1", "--format=%h", "--", str(shipped)).stdout.decode().strip()
+    found = git("show", f"{commit}:./{name}.md") if commit else None
+    if not found or found.returncode:
+        sys.exit(f"{spec}: no weights shipped as {name} in git{f' at commit {commit}' if commit else ''}; a member "
+                 "must be a run folder or weights in git (NAME or NAME@COMMIT)")
     frozen = f"{name}-{commit}.safetensors"
-    card = " ".join(shipped.with_suffix(".md").read_text().split())
+    card = " ".join(found.stdout.decode().split())
     took = re.search(r"Training (?:this model )?took (.*?\d{4}-\d{2}-\d{2})\.", card)
-    commands = re.findall(r"(trivision train cars .*?)(?= trivision train | \#\# |$)", card.split("## Results")[0])
+    commands = re.findall(r"(trivision train cars .*?)(?= trivision train | git show | trivision ensemble | \#\# |$)",
+                          card.split("## Results")[0])
     return (frozen, f"the weights shipped as `{name}` at commit {commit}; training took "
             f"{took.group(1) if took else 'a time its card does not give'}",
             [c.strip() for c in commands] + [f"git show {commit}:src/trivision/weights/{shipped.name} > {frozen}"])
@@ -59,9 +67,10 @@ def main(name: str, run: str, members: list[str]) -> None:
         sources = []
         for member, (source, _, commands) in zip(members, parts):
             if source != member:  # a shipped member: combine the committed file, as its last command does
-                blob = commands[-1].split()[2]  # git show COMMIT:PATH > FILE
-                with open(Path(tmp) / source, "wb") as out:
-                    subprocess.run(["git", "show", blob], stdout=out, check=True, cwd=WEIGHTS_DIR)
+                shown = git("show", commands[-1].split()[2])  # git show COMMIT:PATH > FILE
+                if shown.returncode:
+                    sys.exit(f"{member}: {shown.stderr.decode().strip()}")
+                (Path(tmp) / source).write_bytes(shown.stdout)
                 source = str(Path(tmp) / source)
             sources.append(source)
         candidate = Path(tmp) / f"{name}.safetensors"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tomllib
 
+import pytest
 import torch
 from conftest import REPO
 from test_cars import cars_dir, cars_run  # noqa: F401 (fixtures: a toy cars run)
@@ -41,3 +42,14 @@ def test_a_shipped_member_is_pinned_to_its_commit_with_its_cards_commands():
     commit = source.removeprefix("cars-bcnn-20-").removesuffix(".safetensors")
     assert commands[-1] == f"git show {commit}:src/trivision/weights/cars-bcnn-20.safetensors > {source}"
     assert f"at commit {commit}; training took " in text and "min on " in text
+
+
+def test_a_shipped_member_at_a_named_commit_and_one_that_is_not_in_git():
+    import subprocess
+    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", "cars-bcnn-20.safetensors"], text=True,
+                            capture_output=True, cwd=registry.WEIGHTS_DIR).stdout.strip()
+    assert ship_cars_ensemble.frozen_member(f"cars-bcnn-20@{commit}") == ship_cars_ensemble.frozen_member("cars-bcnn-20")
+    with pytest.raises(SystemExit, match="no weights shipped as cars-nothing in git"):
+        ship_cars_ensemble.frozen_member("cars-nothing")
+    with pytest.raises(SystemExit, match="at commit 0000000"):
+        ship_cars_ensemble.frozen_member("cars-bcnn-20@0000000")
