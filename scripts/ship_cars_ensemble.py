@@ -17,6 +17,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
+from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
 from trivision.ensemble import combine
 from trivision.evaluate import choose_tta, evaluate
@@ -76,7 +77,8 @@ def main(name: str, run: str, members: list[str]) -> None:
         candidate = Path(tmp) / f"{name}.safetensors"
         combine(sources, candidate, half=True)
         tta, val = choose_tta("cars", run, model=str(candidate))
-        combine(sources, WEIGHTS_DIR / f"{name}.safetensors", half=True, tta=tta)
+        state, meta = load_weights(candidate)  # as ship_cars.py: the choice joins the metadata, the weights stay
+        save_state(WEIGHTS_DIR / f"{name}.safetensors", state, {**meta, "tta": tta})
         alone = [evaluate("cars", run=run, model=s, tta=tta)["top1"] for s in sources]
     loaded = load_model(name)
     results = {t: evaluate("cars", run=run, model=name, tta=t) for t in TEST_TIME}
