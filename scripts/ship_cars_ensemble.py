@@ -16,6 +16,7 @@ import tempfile
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.report import param_counts, params_table, read_history, threads_used, training_seconds
@@ -31,10 +32,17 @@ def git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], capture_output=True, cwd=WEIGHTS_DIR)
 
 
-def frozen_member(spec: str) -> tuple[str, str, list[str]]:
+class Member(NamedTuple):
+    source: str           # what `trivision ensemble` is given: a run folder, or the file a shipped member is written to
+    text: str             # how it was trained, for the card
+    commands: list[str]   # the commands that make it
+    blob: str = ""        # a shipped member: COMMIT:PATH of its weights in git
+
+
+def frozen_member(spec: str) -> Member:
     """A shipped member, NAME or NAME@COMMIT (weights shipped as NAME at that commit; default: the last commit
-    of NAME's weights), pinned to its commit since shipping replaces the file: the file to combine (written
-    here), a line on how it was trained (its card's), and the commands that make it."""
+    of NAME's weights), pinned to its commit since shipping replaces the file. A shipped ensemble brings its
+    networks (`trivision ensemble` counts each once) and its card's commands for all of them."""
     name, _, commit = spec.partition("@")
     shipped = WEIGHTS_DIR / f"{name}.safetensors"
     commit = commit or git("log", "-1", "--format=%h", "--", str(shipped)).stdout.decode().strip()
@@ -42,23 +50,27 @@ def frozen_member(spec: str) -> tuple[str, str, list[str]]:
     if not found or found.returncode:
         sys.exit(f"{spec}: no weights shipped as {name} in git{f' at commit {commit}' if commit else ''}; a member "
                  "must be a run folder or weights in git (NAME or NAME@COMMIT)")
-    frozen = f"{name}-{commit}.safetensors"
+    frozen, blob = f"{name}-{commit}.safetensors", f"{commit}:src/trivision/weights/{shipped.name}"
     card = " ".join(found.stdout.decode().split())
-    took = re.search(r"Training (?:this model )?took (.*?\d{4}-\d{2}-\d{2})\.", card)
+    before_results = card.split("## Results")[0]
     commands = re.findall(r"(trivision train cars .*?)(?= trivision train | git show | trivision ensemble | \#\# |$)",
-                          card.split("## Results")[0])
-    return (frozen, f"the weights shipped as `{name}` at commit {commit}; training took "
-            f"{took.group(1) if took else 'a time its card does not give'}",
-            [c.strip() for c in commands] + [f"git show {commit}:src/trivision/weights/{shipped.name} > {frozen}"])
+                          before_results)
+    networks = re.findall(r" \d+\. (.*?); alone, with the same test-time augmentation", before_results)
+    if networks:  # an ensemble's card: one line per network
+        trained = f"an ensemble of {len(networks)}: " + "; ".join(f"({chr(97 + i)}) {n}" for i, n in enumerate(networks))
+    else:
+        took = re.search(r"Training (?:this model )?took (.*?\d{4}-\d{2}-\d{2})\.", card)
+        trained = f"training took {took.group(1) if took else 'a time its card does not give'}"
+    return Member(frozen, f"the weights shipped as `{name}` at commit {commit}; {trained}",
+                  [c.strip() for c in commands] + [f"git show {blob} > {frozen}"], blob)
 
 
-def run_member(run_dir: Path) -> tuple[str, str, list[str]]:
+def run_member(run_dir: Path) -> Member:
     cfg = tomllib.loads((run_dir / "config.toml").read_text())
     history = read_history(run_dir / "history.csv")
-    return (str(run_dir), f"`{run_dir}`; training took {training_seconds(history) / 60:.0f} min on "
-            f"{trained_on([run_dir])}, {threads_used(history, cfg['threads'])} thread(s) (wall time, which includes any "
-            "other work that shared the machine)",
-            [f"{train_command(cfg)} --output-dir {run_dir}"])
+    return Member(str(run_dir), f"`{run_dir}`; training took {training_seconds(history) / 60:.0f} min on "
+                  f"{trained_on([run_dir])}, {threads_used(history, cfg['threads'])} thread(s) (wall time, which "
+                  "includes any other work that shared the machine)", [f"{train_command(cfg)} --output-dir {run_dir}"])
 
 
 def main(name: str, run: str, members: list[str]) -> None:
@@ -66,9 +78,10 @@ def main(name: str, run: str, members: list[str]) -> None:
     parts = [run_member(Path(m)) if Path(m).is_dir() else frozen_member(m) for m in members]
     with tempfile.TemporaryDirectory() as tmp:
         sources = []
-        for member, (source, _, commands) in zip(members, parts):
-            if source != member:  # a shipped member: combine the committed file, as its last command does
-                shown = git("show", commands[-1].split()[2])  # git show COMMIT:PATH > FILE
+        for member, part in zip(members, parts):
+            source = part.source
+            if part.blob:  # a shipped member: combine the committed file, as its last command does
+                shown = git("show", part.blob)
                 if shown.returncode:
                     sys.exit(f"{member}: {shown.stderr.decode().strip()}")
                 (Path(tmp) / source).write_bytes(shown.stdout)
@@ -82,16 +95,16 @@ def main(name: str, run: str, members: list[str]) -> None:
         alone = [evaluate("cars", run=run, model=s, tta=tta)["top1"] for s in sources]
     loaded = load_model(name)
     results = {t: evaluate("cars", run=run, model=name, tta=t) for t in TEST_TIME}
-    member_lines = [f"{i + 1}. {text}; alone, with the same test-time augmentation: {100 * a:.2f}% top-1 on the "
-                    "test images below" for i, ((_, text, _), a) in enumerate(zip(parts, alone))]
-    commands = [c for _, _, cs in parts for c in cs]
-    sources = [s for s, _, _ in parts]
+    member_lines = [f"{i + 1}. {part.text}; alone, with the same test-time augmentation: {100 * a:.2f}% top-1 on the "
+                    "test images below" for i, (part, a) in enumerate(zip(parts, alone))]
+    commands = [c for part in parts for c in part.commands]
+    sources = [part.source for part in parts]
     commands.append(f"trivision ensemble {' '.join(sources)} --half --tta {tta} --output {name}.safetensors")
     result = results[tta]
     card = f"""# {name}
 
 Fine-grained car model classifier over {len(loaded.classes)} Stanford Cars classes (class ids
-{cfg['classes']}: {', '.join(loaded.class_names[:3])}, ...): an ensemble of {len(members)} bilinear CNNs
+{cfg['classes']}: {', '.join(loaded.class_names[:3])}, ...): an ensemble of {len(loaded.meta['members'])} bilinear CNNs
 (`{'`, `'.join(m['model'] for m in loaded.meta['members'])}`), each on an ImageNet-pretrained
 {loaded.meta['members'][0]['backbone']} backbone at {loaded.image_size}x{loaded.image_size}, trained apart on the
 same images; it answers with the mean of their class probabilities (`trivision ensemble`), one forward pass

@@ -81,13 +81,10 @@ def test_cli_writes_an_ensemble_that_predict_and_evaluate_use(members, tmp_path,
 
 def test_members_that_cannot_be_averaged_are_refused(members, tmp_path, cars_weights, koala_weights):
     other_size = _gender_tiny(tmp_path / "c.safetensors", 3, image_size=64)
-    nested = tmp_path / "nested.safetensors"
-    combine([str(m) for m in members], nested)
     cases = [([str(members[0])], "two or more members"),
              ([str(members[0]), str(cars_weights)], "differs from"),
              ([str(members[0]), str(other_size)], "in image_size (64 against 100)"),
              ([str(koala_weights), str(koala_weights)], "only classifiers"),
-             ([str(nested), str(members[0])], "is an ensemble already"),
              ([str(members[0]), str(tmp_path / "missing.safetensors")], "weights file not found")]
     for names, message in cases:
         out = tmp_path / "out.safetensors"
@@ -95,6 +92,25 @@ def test_members_that_cannot_be_averaged_are_refused(members, tmp_path, cars_wei
         assert code == 2, names
         assert_one_error_line(err, message)
         assert not out.exists()
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_an_ensemble_given_as_a_member_gives_its_networks(members, tmp_path, half):
+    pair = tmp_path / "pair.safetensors"
+    combine([str(m) for m in members], pair, half=True)
+    third = _gender_tiny(tmp_path / "c.safetensors", 3)
+    out = tmp_path / "three.safetensors"
+    assert combine([str(pair), str(third)], out, half=half)["members"] == 3
+    loaded = load_model(str(out))
+    assert [m["model"] for m in loaded.meta["members"]] == ["gender-tiny"] * 3
+    images = torch.randint(0, 256, (4, 3, 100, 100), dtype=torch.uint8)
+    alone = [load_model(str(m)) for m in (*members, third)]
+    for a in alone:
+        a.tta = "none"
+    expected = sum(a.probabilities(images) for a in alone) / 3  # each network once, not the pair as one
+    torch.testing.assert_close(loaded.probabilities(images), expected, atol=2e-3, rtol=0)
+    state, _ = load_weights(out)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16 if half else torch.float32}
 
 
 def test_the_output_may_not_overwrite_a_member(members, tmp_path):

@@ -284,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     en = sub.add_parser("ensemble", help="combine trained classifiers of one task and class list into one model "
                                          "(the mean of their class probabilities; one forward pass per member)")
-    en.add_argument("members", nargs="+", help="two or more: shipped names, .safetensors files or run folders")
+    en.add_argument("members", nargs="+", help="two or more: shipped names, .safetensors files or run folders "
+                    "(an ensemble among them gives its own networks)")
     en.add_argument("--output", required=True, help="the .safetensors file to write")
     en.add_argument("--half", action="store_true", help="store the weights as float16 (half the file); "
                     "they are computed in float32")
