@@ -150,6 +150,14 @@ def cmd_ensemble(args) -> None:
     _print_json(result)
 
 
+def cmd_subset(args) -> None:
+    from trivision.subset import restrict
+    result = restrict(args.model, args.classes, args.output)
+    print(f"wrote {result['output']} ({result['bytes'] / 1e6:.1f} MB): {args.model} choosing among "
+          f"{result['classes']} of its {result['from_classes']} classes", flush=True)
+    _print_json(result)
+
+
 def cmd_serve(args) -> None:
     from trivision.serve.app import serve
     serve(host=args.host, port=args.port, gender=args.gender_model, cars=args.cars_model,
@@ -292,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     en.add_argument("--tta", choices=TEST_TIME, help="the ensemble's test-time augmentation (default none; "
                     "choose it on validation: scripts/choose_tta.py)")
     en.set_defaults(func=cmd_ensemble)
+
+    sb = sub.add_parser("subset", help="a trained classifier restricted to some of its classes (it chooses "
+                                       "among them only)")
+    sb.add_argument("model", help="a shipped name, .safetensors file or run folder")
+    sb.add_argument("--classes", required=True, help="the classes to keep: class ids (1-20, 3,7,9) or names")
+    sb.add_argument("--output", required=True, help="the .safetensors file to write")
+    sb.set_defaults(func=cmd_subset)
 
     sv = sub.add_parser("serve", help="the web page and JSON API (FastAPI): gender, cars and colorize")
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
