@@ -73,6 +73,19 @@ def run_member(run_dir: Path) -> Member:
                   "includes any other work that shared the machine)", [f"{train_command(cfg)} --output-dir {run_dir}"])
 
 
+def card_end(name: str, commands: list[str], results: dict[str, dict], tta: str) -> str:
+    """A shipped cars model's card from its commands on: the commands, the test results, the terms."""
+    return f"""{chr(10).join(f"      {c}" for c in commands)}
+
+## Results on held-out test images (`trivision evaluate cars --run RUN --model {name}`)
+
+{results_table(results, tta)}
+
+Measured {date.today()}.
+
+{TERMS}"""
+
+
 def main(name: str, run: str, members: list[str]) -> None:
     cfg = tomllib.loads((Path(run) / "config.toml").read_text())
     parts = [run_member(Path(m)) if Path(m).is_dir() else frozen_member(m) for m in members]
@@ -121,15 +134,7 @@ per member. The weights are stored as float16 and computed in float32.
 - Commands: each member's training (a shipped member's card's commands, then its very weights as committed),
   then the ensemble of them:
 
-{chr(10).join(f"      {c}" for c in commands)}
-
-## Results on held-out test images (`trivision evaluate cars --run RUN --model {name}`)
-
-{results_table(results, tta)}
-
-Measured {date.today()}.
-
-{TERMS}"""
+{card_end(name, commands, results, tta)}"""
     (WEIGHTS_DIR / f"{name}.md").write_text(card)
     print(f"shipped {name}: top1 {result['top1']:.4f}, top5 {result['top5']:.4f}")
 

@@ -52,9 +52,9 @@ def test_an_ensemble_keeps_the_rows_of_every_member(cars_weights, tmp_path):
 
 def test_evaluate_and_predict_take_a_restricted_model(cars_weights, tmp_path):
     out = tmp_path / "sub.safetensors"
-    code, stdout, err = cli("subset", str(cars_weights), "--classes", "1-2", "--output", str(out))
+    code, stdout, err = cli("subset", str(cars_weights), "--classes", "1-2", "--output", str(out), "--tta", "hflip")
     assert code == 0, err
-    assert last_json(stdout)["classes"] == 2
+    assert last_json(stdout)["classes"] == 2 and load_model(str(out)).test_time == "hflip"
     rows = []
     for i, class_id in enumerate(["1", "2", "3", "2"]):
         save_image(tmp_path / "data" / f"{i}.png", size=(70, 50), color=(40 * i, 90, 200))

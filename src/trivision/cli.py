@@ -152,7 +152,7 @@ def cmd_ensemble(args) -> None:
 
 def cmd_subset(args) -> None:
     from trivision.subset import restrict
-    result = restrict(args.model, args.classes, args.output)
+    result = restrict(args.model, args.classes, args.output, tta=args.tta)
     print(f"wrote {result['output']} ({result['bytes'] / 1e6:.1f} MB): {args.model} choosing among "
           f"{result['classes']} of its {result['from_classes']} classes", flush=True)
     _print_json(result)
@@ -306,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("model", help="a shipped name, .safetensors file or run folder")
     sb.add_argument("--classes", required=True, help="the classes to keep: class ids (1-20, 3,7,9) or names")
     sb.add_argument("--output", required=True, help="the .safetensors file to write")
+    sb.add_argument("--tta", choices=TEST_TIME, help="the result's test-time augmentation (default: the model's)")
     sb.set_defaults(func=cmd_subset)
 
     sv = sub.add_parser("serve", help="the web page and JSON API (FastAPI): gender, cars and colorize")

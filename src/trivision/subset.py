@@ -14,7 +14,7 @@ import torch
 from trivision.data.classes import class_list, parse_class_spec
 from trivision.engine.checkpoint import save_state
 from trivision.errors import TrivisionError
-from trivision.inference import build_model, read_weights, weights_path
+from trivision.inference import TEST_TIME, build_model, read_weights, weights_path
 
 
 def kept_classes(spec: str, classes: list[str]) -> list[str]:
@@ -41,8 +41,11 @@ def _restricted(meta: dict, rows: list[int]) -> dict:
     return out
 
 
-def restrict(model: str, spec: str, output: str | Path) -> dict:
-    """Write `model` (a shipped name, .safetensors file or run folder) restricted to the classes of `spec`."""
+def restrict(model: str, spec: str, output: str | Path, tta: str | None = None) -> dict:
+    """Write `model` (a shipped name, .safetensors file or run folder) restricted to the classes of `spec`;
+    `tta`: the result's test-time augmentation (default: the model's)."""
+    if tta is not None and tta not in TEST_TIME:
+        raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
     path = weights_path(model)
     if path.resolve() == Path(output).resolve():
         raise TrivisionError(f"--output {output} is {model}'s own weights file: write elsewhere")
@@ -51,7 +54,7 @@ def restrict(model: str, spec: str, output: str | Path) -> dict:
         raise TrivisionError(f"{model} is a colorizer: it has no classes to keep")
     keep = kept_classes(spec, list(meta["classes"]))
     rows = [meta["classes"].index(c) for c in keep]
-    new_meta = {**_restricted(meta, rows), "restricted_from": model}
+    new_meta = {**_restricted(meta, rows), "restricted_from": model, **({"tta": tta} if tta else {})}
     # the tensors whose shape follows the number of classes are the class rows: found by building both models
     full = {k: v.shape for k, v in build_model(meta).state_dict().items()}
     small = {k: v.shape for k, v in build_model(new_meta).state_dict().items()}
