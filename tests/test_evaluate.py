@@ -1,7 +1,9 @@
-"""evaluate.py: choosing a test-time augmentation on a run's validation split, never its test split."""
+"""evaluate.py: choosing a test-time augmentation on a run's validation split, never its test split; the logit
+bias overridden from the command line."""
 from __future__ import annotations
 
 import pytest
+from conftest import assert_one_error_line, cli, last_json
 
 import trivision.evaluate as ev
 
@@ -25,3 +27,18 @@ def test_tta_is_chosen_on_validation_and_only_when_strictly_better(monkeypatch, 
 def test_no_validation_split_means_no_tta(monkeypatch):
     monkeypatch.setattr(ev.splits, "read_split", lambda path: {"a.jpg": "train", "b.jpg": "test"})
     assert ev.choose_tta("cars", "runs/x") == ("none", {})
+
+
+def test_the_logit_bias_flag_moves_the_operating_point(toy_dir, tiny_weights):
+    args = ("evaluate", "gender", "--data", str(toy_dir), "--weights", str(tiny_weights), "--framing", "as-is")
+    code, stdout, err = cli(*args, "--logit-bias", "female=50")
+    assert code == 0, err
+    result = last_json(stdout)
+    assert result["recall_female"] == 1.0 and result["recall_male"] == 0.0 and result["logit_bias"] == {"female": 50.0}
+    code, stdout, err = cli(*args, "--logit-bias", "female=0")
+    assert code == 0, err
+    assert "logit_bias" not in last_json(stdout)
+    for bad, message in (("female=x", "give CLASS=NUMBER"), ("woman=1", "class 'woman', which the model does not know")):
+        code, _, err = cli(*args, "--logit-bias", bad)
+        assert code == 2
+        assert_one_error_line(err, message)

@@ -1,4 +1,4 @@
-"""inference.py: test-time augmentation (the weights' own choice, overridable)."""
+"""inference.py: test-time augmentation and the logit bias (the weights' own choices, overridable)."""
 from __future__ import annotations
 
 import pytest
@@ -43,3 +43,21 @@ def test_the_override_wins_over_the_weights_choice():
 def test_an_unknown_tta_is_named():
     with pytest.raises(TrivisionError, match="unknown test-time augmentation 'vflip'"):
         LoadedModel(LeftBright(), {"tta": "vflip"}, ["a", "b"]).probabilities(_images())
+
+
+def test_the_logit_bias_shifts_each_class_log_probability_after_tta():
+    plain = LoadedModel(LeftBright(), {"tta": "hflip"}, ["a", "b"], tta="none").probabilities(_images())
+    biased = LoadedModel(LeftBright(), {"logit_bias": {"b": 1.5}}, ["a", "b"]).probabilities(_images())
+    expected = torch.softmax(plain.log() + torch.tensor([0.0, 1.5]), 1)
+    torch.testing.assert_close(biased, expected)
+    assert biased[2, 1] > 0.5 > plain[2, 1]  # the faintly left-bright photo changes class
+    after_tta = LoadedModel(LeftBright(), {"tta": "hflip", "logit_bias": {"b": 1.5}}, ["a", "b"]).probabilities(_images())
+    torch.testing.assert_close(after_tta, torch.softmax(torch.full_like(plain, 0.5).log() + torch.tensor([0.0, 1.5]), 1))
+
+
+def test_the_bias_override_wins_and_an_unknown_class_is_named():
+    loaded = LoadedModel(LeftBright(), {"logit_bias": {"b": 9.0}}, ["a", "b"], bias={"b": 0.0})
+    assert loaded.logit_bias == {"b": 0.0}
+    assert (loaded.probabilities(_images())[:, 0] > 0.5).all()
+    with pytest.raises(TrivisionError, match="logit bias for class 'c', which the model does not know"):
+        LoadedModel(LeftBright(), {"logit_bias": {"c": 1.0}}, ["a", "b"]).probabilities(_images())

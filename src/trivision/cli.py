@@ -80,9 +80,23 @@ def cmd_evaluate(args) -> None:
         raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
-                      which=args.split)
+                      which=args.split, bias=_logit_bias(args.logit_bias))
     _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
+
+
+def _logit_bias(pairs: list[str] | None) -> dict[str, float] | None:
+    """--logit-bias CLASS=B ... -> {CLASS: B}; None (the weights' own) when not given."""
+    if pairs is None:
+        return None
+    bias = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            bias[name.strip()] = float(value)
+        except ValueError:
+            raise TrivisionError(f"--logit-bias {pair}: give CLASS=NUMBER, e.g. female=0.5") from None
+    return bias
 
 
 def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
@@ -260,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=["test", "val", "train"], default="test",
                    help="with --run: which of its saved splits (val: to choose settings by, leaving test unread)")
     _add_tta_flag(e)
+    e.add_argument("--logit-bias", nargs="+", metavar="CLASS=B", help="added to these classes' log-probabilities "
+                   "before the choice (default: the weights' own; CLASS=0 for none)")
     e.add_argument("--limit", type=int)
     e.add_argument("--skip-bad", action="store_true")
     e.set_defaults(func=cmd_evaluate)

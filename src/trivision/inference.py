@@ -24,6 +24,18 @@ class LoadedModel:
     meta: dict
     classes: list[str] = field(default_factory=list)
     tta: str = ""  # '' the weights' own choice (metadata 'tta', chosen on validation when shipped) | TEST_TIME
+    bias: dict[str, float] | None = None  # None: the weights' own (metadata 'logit_bias') | class -> bias
+
+    @property
+    def logit_bias(self) -> dict[str, float]:
+        """Added to each class's log-probability before the choice (after test-time augmentation): an
+        operating point chosen on validation, e.g. to trade one class's recall for another's."""
+        bias = self.meta.get("logit_bias", {}) if self.bias is None else self.bias
+        unknown = [c for c in bias if c not in self.classes]
+        if unknown:
+            raise TrivisionError(f"logit bias for class '{unknown[0]}', which the model does not know "
+                                 f"(its classes: {', '.join(self.classes[:5])}{', ...' * (len(self.classes) > 5)})")
+        return {c: float(b) for c, b in bias.items()}
 
     @property
     def test_time(self) -> str:
@@ -63,7 +75,12 @@ class LoadedModel:
                 mirrored = x.flip(-1).contiguous(memory_format=torch.channels_last)
                 p = (p + torch.softmax(self.model(mirrored), dim=1)) / 2
             outs.append(p)
-        return torch.cat(outs) if outs else torch.empty(0, len(self.classes))
+        probs = torch.cat(outs) if outs else torch.empty(0, len(self.classes))
+        bias = self.logit_bias
+        if any(bias.values()):
+            offsets = torch.tensor([bias.get(c, 0.0) for c in self.classes], dtype=probs.dtype, device=probs.device)
+            probs = torch.softmax(probs.log() + offsets, 1)
+        return probs
 
 
 def weights_path(name_or_path: str) -> Path:
