@@ -36,6 +36,14 @@ def _gender_tiny(path, seed: int, **meta):
     return path
 
 
+def test_a_members_logit_bias_stays_with_the_member(tmp_path):
+    a = _gender_tiny(tmp_path / "a.safetensors", 1, logit_bias={"female": 1.0})
+    b = _gender_tiny(tmp_path / "b.safetensors", 2)
+    combine([str(a), str(b)], tmp_path / "ens.safetensors")
+    loaded = load_model(str(tmp_path / "ens.safetensors"))
+    assert loaded.logit_bias == {} and loaded.meta["members"][0]["logit_bias"] == {"female": 1.0}
+
+
 @pytest.fixture(scope="module")
 def members(tmp_path_factory):
     d = tmp_path_factory.mktemp("members")

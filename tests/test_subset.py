@@ -90,3 +90,12 @@ def test_classes_that_cannot_be_kept_are_refused(cars_weights, koala_weights, ti
     with pytest.raises(TrivisionError, match="own weights file"):
         restrict(str(cars_weights), "1-2", cars_weights)
     assert cars_weights.read_bytes() == before
+
+
+def test_a_kept_classes_logit_bias_stays_and_a_dropped_ones_goes(cars_weights, tmp_path):
+    from trivision.engine.checkpoint import load_weights, save_state
+    biased = tmp_path / "biased.safetensors"
+    state, meta = load_weights(cars_weights)
+    save_state(biased, state, {**meta, "logit_bias": {"2": 0.5, "6": 1.0}})
+    restrict(str(biased), "1-3", tmp_path / "sub.safetensors")
+    assert load_model(str(tmp_path / "sub.safetensors")).logit_bias == {"2": 0.5}

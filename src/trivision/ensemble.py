@@ -46,8 +46,8 @@ def combine(members: list[str], output: str | Path, half: bool = False, tta: str
                     tensor = tensor.to(torch.float16 if half else torch.float32)
                 state[f"members.{len(metas)}.{name}"] = tensor
             metas.append(meta)
-    meta = {**metas[0], "model": "ensemble", "members": metas, "tta": tta,
-            "stored_as": "float16" if half else "float32"}
+    first = {k: v for k, v in metas[0].items() if k != "logit_bias"}  # the ensemble's operating point is its own
+    meta = {**first, "model": "ensemble", "members": metas, "tta": tta, "stored_as": "float16" if half else "float32"}
     save_state(Path(output), state, meta)
     return {"output": str(output), "members": len(metas), "task": meta["task"],
             "classes": len(meta["classes"]), "bytes": Path(output).stat().st_size}

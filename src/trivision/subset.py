@@ -38,6 +38,8 @@ def _restricted(meta: dict, rows: list[int]) -> dict:
         out["class_names"] = [meta["class_names"][i] for i in rows]
     if meta.get("members"):
         out["members"] = [_restricted(member, rows) for member in meta["members"]]
+    if meta.get("logit_bias"):
+        out["logit_bias"] = {c: b for c, b in meta["logit_bias"].items() if c in out["classes"]}
     return out
 
 
