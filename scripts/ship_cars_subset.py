@@ -1,11 +1,11 @@
 """Ship a cars model restricted to some of its classes (`trivision subset`) as one model, with its model card.
 
-    python scripts/ship_cars_subset.py NAME SOURCE RUN --classes SPEC [--min-val TOP1]
+    python scripts/ship_cars_subset.py NAME SOURCE RUN --classes SPEC [--min-val TOP1] [--min-test TOP1]
 
 SOURCE: a run folder, weights shipped now (NAME) or NAME@COMMIT, as in ship_cars_ensemble.py. RUN: a run folder
 with the split SOURCE was trained on; its validation images of the kept classes choose the test-time
-augmentation, then its test images of those classes are read once. With --min-val the model ships only if its
-validation top-1 reaches TOP1 (a rule fixed before); the test figures are printed either way.
+augmentation, then its test images of those classes are read once. With --min-val (--min-test) the model ships
+only if its validation (test) top-1 reaches TOP1, a rule fixed before; the test figures are printed either way.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ship_cars import TTA_LINE, split_line  # scripts/ship_cars.py
 from ship_cars_ensemble import card_end, frozen_member, git, run_member  # scripts/ship_cars_ensemble.py
 
 
-def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0) -> bool:
+def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0, min_test: float = 0.0) -> bool:
     cfg = tomllib.loads((Path(run) / "config.toml").read_text())
     part = run_member(Path(source)) if Path(source).is_dir() else frozen_member(source)
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,10 +39,10 @@ def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0) -> b
         restrict(weights, spec, candidate)
         tta, val = choose_tta("cars", run, model=str(candidate))
         results = {t: evaluate("cars", run=run, model=str(candidate), tta=t) for t in TEST_TIME}
-        adopted = val.get(tta, 0.0) >= min_val
-        print(f"{name}: validation top-1 {100 * val.get(tta, 0.0):.2f}% with {tta} (needs {100 * min_val:.2f}%): "
-              f"{'adopted' if adopted else 'not adopted'}; test top-1 {100 * results[tta]['top1']:.2f}% "
-              f"({results[tta]['n']} images)")
+        adopted = val.get(tta, 0.0) >= min_val and results[tta]["top1"] >= min_test
+        print(f"{name}: validation top-1 {100 * val.get(tta, 0.0):.2f}% with {tta} (needs {100 * min_val:.2f}%), "
+              f"test top-1 {100 * results[tta]['top1']:.2f}% of {results[tta]['n']} images (needs "
+              f"{100 * min_test:.2f}%): {'adopted' if adopted else 'not adopted'}")
         if not adopted:
             return False
         restrict(weights, spec, WEIGHTS_DIR / f"{name}.safetensors", tta=tta)
@@ -84,5 +84,6 @@ if __name__ == "__main__":
     parser.add_argument("run")
     parser.add_argument("--classes", required=True)
     parser.add_argument("--min-val", type=float, default=0.0, help="the validation top-1 (0..1) needed to ship")
+    parser.add_argument("--min-test", type=float, default=0.0, help="the test top-1 (0..1) needed to ship")
     args = parser.parse_args()
-    main(args.name, args.source, args.run, args.classes, args.min_val)
+    main(args.name, args.source, args.run, args.classes, args.min_val, args.min_test)

@@ -31,5 +31,7 @@ def test_a_subset_below_the_rules_bar_is_not_shipped(cars_run, tmp_path, monkeyp
     monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
     monkeypatch.setattr(ship_cars_subset, "WEIGHTS_DIR", tmp_path)
     assert not ship_cars_subset.main("cars-toy", str(cars_run), str(cars_run), "1-2", min_val=1.01)
-    assert "not adopted; test top-1" in capsys.readouterr().out
+    assert not ship_cars_subset.main("cars-toy", str(cars_run), str(cars_run), "1-2", min_test=1.01)
+    out = capsys.readouterr().out
+    assert out.count(": not adopted") == 2 and "(needs 101.00%): not adopted" in out and "test top-1" in out
     assert not list(tmp_path.iterdir())
