@@ -55,9 +55,13 @@ def frozen_member(spec: str) -> Member:
     before_results = card.split("## Results")[0]
     commands = re.findall(r"(trivision train cars .*?)(?= trivision train | git show | trivision ensemble | \#\# |$)",
                           before_results)
-    networks = re.findall(r" \d+\. (.*?); alone, with the same test-time augmentation", before_results)
-    if networks:  # an ensemble's card: one line per network
-        trained = f"an ensemble of {len(networks)}: " + "; ".join(f"({chr(97 + i)}) {n}" for i, n in enumerate(networks))
+    members = re.findall(r" \d+\. (.*?); alone, with the same test-time augmentation", before_results)
+    subset_of = re.search(r" - Source: (.*?)\. - Per-phase", before_results)
+    if members:  # an ensemble's card: one line per member
+        trained = "an ensemble whose card lists as members " + "; ".join(
+            f"({chr(97 + i)}) {m}" for i, m in enumerate(members))
+    elif subset_of:  # a subset's card (ship_cars_subset.py)
+        trained = f"some classes of {subset_of.group(1)}"
     else:
         took = re.search(r"Training (?:this model )?took (.*?\d{4}-\d{2}-\d{2})\.", card)
         trained = f"training took {took.group(1) if took else 'a time its card does not give'}"

@@ -69,6 +69,17 @@ def test_the_cars_photos_are_the_models_own_test_split(cars_run, toy_cars):
     assert all(Path(path).name.startswith(f"c{truth}_") for path, truth in shown)
 
 
+def test_a_restricted_models_photos_are_its_sources_test_split_of_its_classes(cars_run, toy_cars, tmp_path):
+    from trivision.subset import restrict
+    restrict(str(cars_run), "1-2", tmp_path / "sub.safetensors")
+    with open(cars_run / "split.csv", newline="") as f:
+        saved = {str(toy_cars / row["path"]) for row in csv.DictReader(f) if row["split"] == "test"}
+    shown = held_out_photos(load_model(str(tmp_path / "sub.safetensors")), toy_cars)
+    # a split drawn over classes 1-2 alone would be another one: the source's, over 1-4, is the held-out one
+    assert {truth for _, truth in shown} == {"1", "2"}
+    assert {path for path, _ in shown} == {p for p in saved if Path(p).name.startswith(("c1_", "c2_"))}
+
+
 def test_what_is_missing_is_one_line_in_the_report(tmp_path, cars_run, toy_cars):
     sections = [cars_section(tmp_path, str(cars_run), None, tmp_path / "no-such-folder"),
                 cars_section(tmp_path, "cars-not-a-shipped-model", None, toy_cars),

@@ -36,11 +36,12 @@ def test_an_ensemble_of_runs_ships_with_its_card(cars_run, tmp_path, monkeypatch
 
 
 def test_a_shipped_member_is_pinned_to_its_commit_with_its_cards_commands():
-    source, text, commands, blob = ship_cars_ensemble.frozen_member("cars-bcnn-20")
-    card = (registry.WEIGHTS_DIR / "cars-bcnn-20.md").read_text()
+    # cars-bcnn-20 as shipped at commit ff43dd7: one network, its card with the training time
+    source, text, commands, blob = ship_cars_ensemble.frozen_member("cars-bcnn-20@ff43dd7")
+    card = ship_cars_ensemble.git("show", "ff43dd7:./cars-bcnn-20.md").stdout.decode()
     assert commands[:-1] == [ln.strip() for ln in card.splitlines() if ln.strip().startswith("trivision train cars")]
     commit = source.removeprefix("cars-bcnn-20-").removesuffix(".safetensors")
-    assert blob == f"{commit}:src/trivision/weights/cars-bcnn-20.safetensors"
+    assert commit == "ff43dd7" and blob == f"{commit}:src/trivision/weights/cars-bcnn-20.safetensors"
     assert commands[-1] == f"git show {blob} > {source}"
     assert f"at commit {commit}; training took " in text and "min on " in text
 
@@ -51,8 +52,19 @@ def test_a_shipped_ensemble_member_brings_each_networks_training():
     trains = [c for c in member.commands if c.startswith("trivision train cars")]
     assert len(trains) == 2 and "--output-dir runs/s19-cars196-ls" in trains[0]
     assert member.commands[-1] == f"git show {member.blob} > cars-bcnn-196-57d9123.safetensors"
-    assert "at commit 57d9123; an ensemble of 2: (a) `runs/s19-cars196-ls`; training took 116 min" in member.text
+    assert "at commit 57d9123; an ensemble whose card lists as members (a) `runs/s19-cars196-ls`; training took 116 min" in member.text
     assert "(b) the weights shipped as `cars-bcnn-196` at commit ff43dd7; training took 86 min" in member.text
+
+
+def test_a_shipped_subset_member_names_its_source():
+    # cars-bcnn-20 became cars-bcnn-196 restricted to class ids 1-20 (ship_cars_subset.py) after commit d829493
+    commit = ship_cars_ensemble.git("log", "-1", "--format=%h", "--", "cars-bcnn-20.md").stdout.decode().strip()
+    card = ship_cars_ensemble.git("show", f"{commit}:./cars-bcnn-20.md").stdout.decode()
+    if "trivision subset" not in card:
+        pytest.skip("the shipped cars-bcnn-20 is not a subset")
+    member = ship_cars_ensemble.frozen_member("cars-bcnn-20")
+    assert "; some classes of the weights shipped as `cars-bcnn-196` at commit d829493" in member.text
+    assert len([c for c in member.commands if c.startswith("trivision train cars")]) == 3
 
 
 def test_a_shipped_member_at_a_named_commit_and_one_that_is_not_in_git():

@@ -26,7 +26,7 @@ def test_a_restricted_model_renormalises_the_full_models_probabilities(cars_weig
     full, small = load_model(str(cars_weights)), load_model(str(out))
     assert small.classes == ["2", "4", "5"]
     assert small.class_names == ["Test Car 2 2012", "Test Car 4 2012", "Test Car 5 2012"]
-    assert small.meta["restricted_from"] == str(cars_weights)
+    assert small.meta["restricted_from"] == str(cars_weights) and small.meta["split_classes"] == [str(i) for i in range(1, 7)]
     torch.testing.assert_close(small.probabilities(IMAGES), _renormalised(full.probabilities(IMAGES), [1, 3, 4]))
     assert sum(p.numel() for p in small.model.parameters()) < sum(p.numel() for p in full.model.parameters())
 

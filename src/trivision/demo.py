@@ -160,16 +160,20 @@ def preview(out: Path) -> Path:
 
 def held_out_photos(loaded, data: Path) -> list[tuple[str, str]]:
     """(path, class id) of the photos in the model's own test split, which training never saw. The split is
-    recomputed as training made it: the model's classes, split protocol and seed (stored in its weights) and
-    the cars task's default 70/10/20 fractions (the shipped model's card states them)."""
+    recomputed as training made it: over the classes it was drawn over (a model restricted to some classes,
+    `trivision subset`: its source's), with the split protocol and seed stored in the weights and the cars
+    task's default 70/10/20 fractions (the shipped model's card states them); the photos of the model's
+    own classes are kept."""
     from trivision.data.datasets import read_dataset
     from trivision.data.splits import indices, make_split
     from trivision.tasks import get_task
     task = get_task("cars")
     cfg = task.default_config()
-    ds = task.select(read_dataset(data, task.label_column), ",".join(loaded.classes))
+    drawn_over = loaded.meta.get("split_classes") or loaded.classes
+    ds = task.select(read_dataset(data, task.label_column), ",".join(drawn_over))
     split = make_split(ds, loaded.meta["split"], cfg.val_fraction, cfg.test_fraction, int(loaded.meta["seed"]))
-    return [(str(ds.root / ds.paths[i]), ds.labels[i]) for i in indices(split, "test")]
+    known = set(loaded.classes)
+    return [(str(ds.root / ds.paths[i]), ds.labels[i]) for i in indices(split, "test") if ds.labels[i] in known]
 
 
 def cars_section(out: Path, model: str, photos: list[str] | None, data: Path | None,

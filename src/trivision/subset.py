@@ -56,7 +56,9 @@ def restrict(model: str, spec: str, output: str | Path, tta: str | None = None) 
         raise TrivisionError(f"{model} is a colorizer: it has no classes to keep")
     keep = kept_classes(spec, list(meta["classes"]))
     rows = [meta["classes"].index(c) for c in keep]
-    new_meta = {**_restricted(meta, rows), "restricted_from": model, **({"tta": tta} if tta else {})}
+    # the classes its training split was drawn over: a seeded split of fewer classes is another split
+    new_meta = {**_restricted(meta, rows), "restricted_from": model, **({"tta": tta} if tta else {}),
+                "split_classes": meta.get("split_classes") or list(meta["classes"])}
     # the tensors whose shape follows the number of classes are the class rows: found by building both models
     full = {k: v.shape for k, v in build_model(meta).state_dict().items()}
     small = {k: v.shape for k, v in build_model(new_meta).state_dict().items()}
