@@ -57,14 +57,11 @@ def test_a_shipped_ensemble_member_brings_each_networks_training():
 
 
 def test_a_shipped_subset_member_names_its_source():
-    # cars-bcnn-20 became cars-bcnn-196 restricted to class ids 1-20 (ship_cars_subset.py) after commit d829493
-    commit = ship_cars_ensemble.git("log", "-1", "--format=%h", "--", "cars-bcnn-20.md").stdout.decode().strip()
-    card = ship_cars_ensemble.git("show", f"{commit}:./cars-bcnn-20.md").stdout.decode()
-    if "trivision subset" not in card:
-        pytest.skip("the shipped cars-bcnn-20 is not a subset")
-    member = ship_cars_ensemble.frozen_member("cars-bcnn-20")
-    assert "; some classes of the weights shipped as `cars-bcnn-196` at commit d829493" in member.text
+    # at commit 00cc0f7 cars-bcnn-20 became cars-bcnn-196 (as shipped at d829493) restricted to class ids 1-20
+    member = ship_cars_ensemble.frozen_member("cars-bcnn-20@00cc0f7")
+    assert "at commit 00cc0f7; some classes of the weights shipped as `cars-bcnn-196` at commit d829493" in member.text
     assert len([c for c in member.commands if c.startswith("trivision train cars")]) == 3
+    assert member.commands[-1] == "git show 00cc0f7:src/trivision/weights/cars-bcnn-20.safetensors > cars-bcnn-20-00cc0f7.safetensors"
 
 
 def test_a_shipped_member_at_a_named_commit_and_one_that_is_not_in_git():
