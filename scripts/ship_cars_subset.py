@@ -15,6 +15,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from trivision.engine.checkpoint import load_weights, save_state
 from trivision.engine.report import param_counts, params_table
 from trivision.evaluate import choose_tta, evaluate
 from trivision.inference import TEST_TIME, load_model
@@ -45,7 +46,10 @@ def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0, min_
               f"{100 * min_test:.2f}%): {'adopted' if adopted else 'not adopted'}")
         if not adopted:
             return False
-        restrict(weights, spec, WEIGHTS_DIR / f"{name}.safetensors", tta=tta)
+        shipped = WEIGHTS_DIR / f"{name}.safetensors"
+        restrict(weights, spec, shipped, tta=tta)
+        state, meta = load_weights(shipped)  # the source as the card's command names it, not this temporary file
+        save_state(shipped, state, {**meta, "restricted_from": part.source})
     loaded = load_model(name)
     networks = loaded.meta.get("members") or [loaded.meta]
     commands = part.commands + [f"trivision subset {part.source} --classes {spec} --tta {tta} --output {name}.safetensors"]

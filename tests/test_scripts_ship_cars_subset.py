@@ -20,6 +20,7 @@ def test_a_subset_of_a_run_ships_with_its_card(cars_run, tmp_path, monkeypatch, 
     assert ship_cars_subset.main("cars-toy", str(cars_run), str(cars_run), "1-2")
     _, meta = load_weights(tmp_path / "cars-toy.safetensors")
     assert meta["classes"] == ["1", "2"] and meta["restricted_from"] == str(cars_run)
+    assert meta["split_classes"] == ["1", "2", "3", "4"]
     card = (tmp_path / "cars-toy.md").read_text()
     assert f"trivision subset {cars_run} --classes 1-2 --tta {meta['tta']} --output cars-toy.safetensors" in card
     assert sum(line.strip().startswith("trivision train cars") for line in card.splitlines()) == 1
