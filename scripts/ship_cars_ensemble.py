@@ -77,6 +77,19 @@ def run_member(run_dir: Path) -> Member:
                   "includes any other work that shared the machine)", [f"{train_command(cfg)} --output-dir {run_dir}"])
 
 
+def weights_file(spec: str, part: Member, tmp: str) -> str:
+    """The weights to use for `part`: a run folder as it is; a shipped member's committed file, written into
+    `tmp` under the name its last command gives it."""
+    if not part.blob:
+        return part.source
+    shown = git("show", part.blob)
+    if shown.returncode:
+        sys.exit(f"{spec}: {shown.stderr.decode().strip()}")
+    path = Path(tmp) / part.source
+    path.write_bytes(shown.stdout)
+    return str(path)
+
+
 def card_end(name: str, commands: list[str], results: dict[str, dict], tta: str) -> str:
     """A shipped cars model's card from its commands on: the commands, the test results, the terms."""
     return f"""{chr(10).join(f"      {c}" for c in commands)}
@@ -94,16 +107,7 @@ def main(name: str, run: str, members: list[str]) -> None:
     cfg = tomllib.loads((Path(run) / "config.toml").read_text())
     parts = [run_member(Path(m)) if Path(m).is_dir() else frozen_member(m) for m in members]
     with tempfile.TemporaryDirectory() as tmp:
-        sources = []
-        for member, part in zip(members, parts):
-            source = part.source
-            if part.blob:  # a shipped member: combine the committed file, as its last command does
-                shown = git("show", part.blob)
-                if shown.returncode:
-                    sys.exit(f"{member}: {shown.stderr.decode().strip()}")
-                (Path(tmp) / source).write_bytes(shown.stdout)
-                source = str(Path(tmp) / source)
-            sources.append(source)
+        sources = [weights_file(member, part, tmp) for member, part in zip(members, parts)]
         candidate = Path(tmp) / f"{name}.safetensors"
         combine(sources, candidate, half=True)
         tta, val = choose_tta("cars", run, model=str(candidate))

@@ -10,7 +10,6 @@ only if its validation (test) top-1 reaches TOP1, a rule fixed before; the test 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -22,22 +21,15 @@ from trivision.inference import TEST_TIME, load_model
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.subset import restrict
 from ship_cars import TTA_LINE, split_line  # scripts/ship_cars.py
-from ship_cars_ensemble import card_end, frozen_member, git, run_member  # scripts/ship_cars_ensemble.py
+from ship_cars_ensemble import card_end, frozen_member, run_member, weights_file  # scripts/ship_cars_ensemble.py
 
 
 def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0, min_test: float = 0.0) -> bool:
     cfg = tomllib.loads((Path(run) / "config.toml").read_text())
     part = run_member(Path(source)) if Path(source).is_dir() else frozen_member(source)
     with tempfile.TemporaryDirectory() as tmp:
-        weights = part.source
-        if part.blob:  # a shipped source: restrict the committed file, as its last command does
-            shown = git("show", part.blob)
-            if shown.returncode:
-                sys.exit(f"{source}: {shown.stderr.decode().strip()}")
-            weights = str(Path(tmp) / part.source)
-            Path(weights).write_bytes(shown.stdout)
         candidate = Path(tmp) / f"{name}.safetensors"
-        restrict(weights, spec, candidate)
+        restrict(weights_file(source, part, tmp), spec, candidate)
         tta, val = choose_tta("cars", run, model=str(candidate))
         results = {t: evaluate("cars", run=run, model=str(candidate), tta=t) for t in TEST_TIME}
         adopted = val.get(tta, 0.0) >= min_val and results[tta]["top1"] >= min_test
@@ -46,10 +38,9 @@ def main(name: str, source: str, run: str, spec: str, min_val: float = 0.0, min_
               f"{100 * min_test:.2f}%): {'adopted' if adopted else 'not adopted'}")
         if not adopted:
             return False
-        shipped = WEIGHTS_DIR / f"{name}.safetensors"
-        restrict(weights, spec, shipped, tta=tta)
-        state, meta = load_weights(shipped)  # the source as the card's command names it, not this temporary file
-        save_state(shipped, state, {**meta, "restricted_from": part.source})
+        # as `trivision subset ... --tta` makes it, the source named as the card's command names it (not tmp's file)
+        state, meta = load_weights(candidate)
+        save_state(WEIGHTS_DIR / f"{name}.safetensors", state, {**meta, "tta": tta, "restricted_from": part.source})
     loaded = load_model(name)
     networks = loaded.meta.get("members") or [loaded.meta]
     commands = part.commands + [f"trivision subset {part.source} --classes {spec} --tta {tta} --output {name}.safetensors"]

@@ -15,7 +15,7 @@ import torch
 
 from trivision.engine.checkpoint import save_state
 from trivision.errors import TrivisionError
-from trivision.inference import TEST_TIME, read_weights, weights_path
+from trivision.inference import check_test_time, read_weights, weights_path
 
 # what every member must share to be averaged, with the value a file without the key means
 MUST_MATCH = {"task": None, "classes": None, "image_size": None, "frame_crop": 1.0}
@@ -25,8 +25,7 @@ def combine(members: list[str], output: str | Path, half: bool = False, tta: str
     """Write the ensemble of `members` (shipped names, .safetensors files or run folders) to `output`."""
     if len(members) < 2:
         raise TrivisionError("an ensemble needs two or more members")
-    if tta not in TEST_TIME:
-        raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
+    check_test_time(tta)
     state, metas = {}, []
     for member in members:
         path = weights_path(member)

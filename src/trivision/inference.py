@@ -18,6 +18,12 @@ from trivision.models.registry import SHIPPED_AS, shipped_weights
 TEST_TIME = ("none", "hflip")  # test-time augmentation: none, or the mean over a photo and its mirror image
 
 
+def check_test_time(tta: str) -> str:
+    if tta not in TEST_TIME:
+        raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
+    return tta
+
+
 @dataclass
 class LoadedModel:
     model: nn.Module
@@ -40,10 +46,7 @@ class LoadedModel:
     @property
     def test_time(self) -> str:
         """The test-time augmentation in use: `tta` when set, else the weights' own, else none."""
-        tta = self.tta or self.meta.get("tta", "none")
-        if tta not in TEST_TIME:
-            raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
-        return tta
+        return check_test_time(self.tta or self.meta.get("tta", "none"))
 
     @property
     def task(self) -> str:

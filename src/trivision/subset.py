@@ -14,7 +14,7 @@ import torch
 from trivision.data.classes import class_list, parse_class_spec
 from trivision.engine.checkpoint import save_state
 from trivision.errors import TrivisionError
-from trivision.inference import TEST_TIME, build_model, read_weights, weights_path
+from trivision.inference import build_model, check_test_time, read_weights, weights_path
 
 
 def kept_classes(spec: str, classes: list[str]) -> list[str]:
@@ -46,8 +46,8 @@ def _restricted(meta: dict, rows: list[int]) -> dict:
 def restrict(model: str, spec: str, output: str | Path, tta: str | None = None) -> dict:
     """Write `model` (a shipped name, .safetensors file or run folder) restricted to the classes of `spec`;
     `tta`: the result's test-time augmentation (default: the model's)."""
-    if tta is not None and tta not in TEST_TIME:
-        raise TrivisionError(f"unknown test-time augmentation '{tta}' (use {' or '.join(TEST_TIME)})")
+    if tta is not None:
+        check_test_time(tta)
     path = weights_path(model)
     if path.resolve() == Path(output).resolve():
         raise TrivisionError(f"--output {output} is {model}'s own weights file: write elsewhere")
