@@ -28,7 +28,7 @@ from trivision.evaluate import SCORE, choose_tta, evaluate
 from trivision.inference import TEST_TIME
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task, run_rows
-from shipping import trailing_list  # scripts/shipping.py
+from shipping import set_card_section, trailing_list  # scripts/shipping.py
 
 SECTION = "\n## Test-time augmentation\n"
 DEFAULT = TrainConfig()  # weights written before they recorded their split fractions used the defaults
@@ -50,7 +50,7 @@ def check_same_split(meta: dict, run: Path) -> None:
         raise TrivisionError(f"{run}: its split settings {got} are not those of the weights {want}")
     task = get_task(meta["task"])
     classes = task.classes(run_rows(task, cfg["data"], cfg.get("classes", "")))
-    if classes != meta["classes"] or cfg.get("limit"):
+    if classes != (meta.get("split_classes") or meta["classes"]) or cfg.get("limit"):  # a subset: its source's
         raise TrivisionError(f"{run}: not the weights' dataset rows (another class list, or --limit)")
 
 
@@ -105,8 +105,7 @@ def main(name: str, run: str, recipe: list[str] | tuple = ()) -> None:
                "`--tta none|hflip` overrides. The test column was read after the choice.\n\n"
                f"| test-time augmentation |{header} test {key} ({test[tta]['n']} images) |\n"
                f"|---|{'---:|' * (header.count('|') + 1)}\n{rows}\n")
-    card = WEIGHTS_DIR / f"{name}.md"
-    card.write_text(card.read_text().split(SECTION)[0].rstrip("\n") + "\n" + section)
+    set_card_section(WEIGHTS_DIR / f"{name}.md", section)
     print(f"{name}: tta = {tta} (validation {', '.join(f'{t} {v:.4f}' for t, v in val.items())})")
 
 

@@ -1,6 +1,7 @@
 """What the ship scripts share: the chain of training commands behind a shipped model, and the machines it ran on."""
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from collections.abc import Callable
@@ -51,3 +52,11 @@ def trailing_list(args: list[str], flag: str) -> tuple[list[str], list[str] | No
     if flag not in args:
         return args, None
     return args[:args.index(flag)], args[args.index(flag) + 1:]
+
+
+def set_card_section(card: Path, section: str) -> None:
+    """Write `section` ('\n## Heading\n...') at the end of a model card, in place of an earlier section of that
+    heading; the card's other sections stay."""
+    heading = section.lstrip("\n").split("\n", 1)[0]
+    text = re.sub(rf"\n{re.escape(heading)}\n.*?(?=\n## |\Z)", "", card.read_text(), flags=re.S)
+    card.write_text(text.rstrip("\n") + "\n" + section)

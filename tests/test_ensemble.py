@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from conftest import assert_one_error_line, cli, last_json, save_image
-from trivision.engine.checkpoint import load_weights, save_weights
+from trivision.engine.checkpoint import load_weights, save_state, save_weights
 from trivision.ensemble import combine
 from trivision.errors import TrivisionError
 from trivision.inference import load_model
@@ -126,3 +126,11 @@ def test_the_output_may_not_overwrite_a_member(members, tmp_path):
     with pytest.raises(TrivisionError, match="member .* own weights file"):
         combine([str(members[0]), str(members[1])], members[0])
     assert members[0].read_bytes() == before
+
+
+def test_a_members_test_size_stays_with_the_member(tmp_path, cars_weights):
+    state, meta = load_weights(cars_weights)
+    save_state(tmp_path / "a.safetensors", state, {**meta, "test_size": 80})
+    combine([str(tmp_path / "a.safetensors"), str(cars_weights)], tmp_path / "ens.safetensors")
+    loaded = load_model(str(tmp_path / "ens.safetensors"))
+    assert "test_size" not in loaded.meta and loaded.image_size == 64

@@ -3,7 +3,7 @@ bias overridden from the command line."""
 from __future__ import annotations
 
 import pytest
-from conftest import assert_one_error_line, cli, last_json
+from conftest import assert_one_error_line, cli, last_json, save_image, write_labels
 
 import trivision.evaluate as ev
 
@@ -42,3 +42,19 @@ def test_the_logit_bias_flag_moves_the_operating_point(toy_dir, tiny_weights):
         code, _, err = cli(*args, "--logit-bias", bad)
         assert code == 2
         assert_one_error_line(err, message)
+
+
+def test_the_image_size_flag_resizes_for_networks_that_take_any_size(tmp_path, cars_weights, toy_dir, tiny_weights):
+    rows = [[save_image(tmp_path / f"{i}.png", color=(40 * i, 90, 200 - 30 * i)).name, str(i)] for i in range(1, 7)]
+    write_labels(tmp_path, rows, header=("path", "class_id"))
+    args = ("evaluate", "cars", "--data", str(tmp_path), "--weights", str(cars_weights))
+    sizes = {}
+    for extra in ((), ("--image-size", "96")):
+        code, stdout, err = cli(*args, *extra)
+        assert code == 0, err
+        sizes[extra] = last_json(stdout)["image_size"]
+    assert sizes == {(): 64, ("--image-size", "96"): 96}
+    code, _, err = cli("evaluate", "gender", "--data", str(toy_dir), "--weights", str(tiny_weights),
+                       "--framing", "as-is", "--image-size", "128")
+    assert code == 2
+    assert_one_error_line(err, "'gender-tiny' sees photos at 100x100 only, not 128x128")

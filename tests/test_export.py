@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")
 
 import trivision  # noqa: E402
 from trivision.models.registry import shipped_weights
-from trivision.engine.checkpoint import load_weights, save_weights  # noqa: E402
+from trivision.engine.checkpoint import load_weights, save_state, save_weights  # noqa: E402
 from trivision.export import OnnxModel, export_onnx, input_shape, load_onnx, to_onnx_bytes  # noqa: E402
 from trivision.inference import load_model  # noqa: E402
 from trivision.models import create_model  # noqa: E402
@@ -202,3 +202,15 @@ def test_export_of_a_missing_model_is_a_clear_error(tmp_path):
     code, _, err = cli("export", "colorize-koala", "--format", "onnx", "--output", str(tmp_path / "x.onnx"))
     assert code == 2
     assert_one_error_line(err, "no shipped weights")
+
+
+def test_weights_with_a_test_size_export_a_graph_of_that_size(cars_weights, photo, tmp_path):
+    state, meta = load_weights(cars_weights)
+    save_state(tmp_path / "sized.safetensors", state, {**meta, "test_size": 96})
+    result = export_onnx(str(tmp_path / "sized.safetensors"), tmp_path / "sized.onnx")
+    assert result["input"] == ["batch", 3, 96, 96] and result["max_abs_diff"] < 1e-4
+    assert load_onnx(tmp_path / "sized.onnx").image_size == 96
+    code, _, err = cli("predict", "cars", str(photo), "--runtime", "onnx", "--onnx", str(tmp_path / "sized.onnx"),
+                       "--image-size", "64")
+    assert code == 2
+    assert_one_error_line(err, "this ONNX graph takes photos at 96x96 only, not 64x64")

@@ -1,4 +1,4 @@
-"""inference.py: test-time augmentation and the logit bias (the weights' own choices, overridable)."""
+"""inference.py: test-time augmentation, the logit bias and the test size (the weights' own choices, overridable)."""
 from __future__ import annotations
 
 import pytest
@@ -61,3 +61,33 @@ def test_the_bias_override_wins_and_an_unknown_class_is_named():
     assert (loaded.probabilities(_images())[:, 0] > 0.5).all()
     with pytest.raises(TrivisionError, match="logit bias for class 'c', which the model does not know"):
         LoadedModel(LeftBright(), {"logit_bias": {"c": 1.0}}, ["a", "b"]).probabilities(_images())
+
+
+def _cars_meta(**meta):
+    return {"model": "bcnn-lowdim", "task": "cars", "classes": ["1", "2"], "image_size": 64, **meta}
+
+
+def test_the_test_size_is_the_override_then_the_weights_then_the_training_size():
+    assert LoadedModel(LeftBright(), _cars_meta(), ["1", "2"]).image_size == 64
+    assert LoadedModel(LeftBright(), _cars_meta(test_size=80), ["1", "2"]).image_size == 80
+    assert LoadedModel(LeftBright(), _cars_meta(test_size=80), ["1", "2"], size=96).image_size == 96
+
+
+def test_a_network_of_one_input_size_refuses_another():
+    meta = {"model": "gender-tiny", "task": "gender", "classes": ["female", "male"], "image_size": 100}
+    assert LoadedModel(LeftBright(), meta, ["female", "male"], size=100).image_size == 100
+    with pytest.raises(TrivisionError, match="'gender-tiny' sees photos at 100x100 only, not 128x128"):
+        LoadedModel(LeftBright(), meta, ["female", "male"], size=128).image_size
+    ensemble = {**_cars_meta(model="ensemble"), "members": [_cars_meta(), {**meta, "image_size": 64}]}
+    with pytest.raises(TrivisionError, match="only networks with global pooling"):
+        LoadedModel(LeftBright(), ensemble, ["1", "2"], size=80).image_size
+    with pytest.raises(TrivisionError, match="too small"):
+        LoadedModel(LeftBright(), _cars_meta(), ["1", "2"], size=16).image_size
+
+
+def test_an_onnx_graph_takes_its_exported_size_only():
+    exported = LoadedModel(LeftBright(), _cars_meta(test_size=80, onnx_size=80), ["1", "2"])
+    assert exported.image_size == 80
+    exported.size = 64
+    with pytest.raises(TrivisionError, match="this ONNX graph takes photos at 80x80 only"):
+        exported.image_size

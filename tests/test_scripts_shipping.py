@@ -12,7 +12,7 @@ from trivision.tasks.colorize import ColorizeTask
 
 sys.path.insert(0, str(REPO / "scripts"))
 import ship_colorize
-from shipping import trained_on, training_chain
+from shipping import set_card_section, trained_on, training_chain
 
 
 def _colorize(**changes) -> TrainConfig:
@@ -47,3 +47,12 @@ def test_a_card_names_the_machine_once_or_each_runs(tmp_path):
     (b / "machine.txt").write_text("2 cores of CPU A\n16 cores of CPU B\n")  # resumed elsewhere
     assert trained_on([a, b]) == f"{a}: 2 cores of CPU A; {b}: 2 cores of CPU A then 16 cores of CPU B"
     assert "not recorded" in trained_on([old])
+
+
+def test_a_card_section_is_replaced_in_place_and_the_others_stay(tmp_path):
+    card = tmp_path / "m.md"
+    card.write_text("# m\n\nThe card.\n\n## Decision bias\n\nold bias\n\n## Test size\n\nold size\n### a sub-heading\n")
+    set_card_section(card, "\n## Decision bias\n\nnew bias\n")
+    assert card.read_text() == "# m\n\nThe card.\n\n## Test size\n\nold size\n### a sub-heading\n\n## Decision bias\n\nnew bias\n"
+    set_card_section(card, "\n## Test size\n\nnew size\n")
+    assert card.read_text() == "# m\n\nThe card.\n\n## Decision bias\n\nnew bias\n\n## Test size\n\nnew size\n"

@@ -80,7 +80,7 @@ def cmd_evaluate(args) -> None:
         raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
-                      which=args.split, bias=_logit_bias(args.logit_bias))
+                      which=args.split, bias=_logit_bias(args.logit_bias), size=args.image_size)
     _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
 
@@ -116,7 +116,8 @@ def _print_metrics_table(metrics: dict, percent: bool = True) -> None:
 def cmd_predict(args) -> None:
     from trivision.predict import predict_files
     model = _runtime_model(args) or args.weights or args.model
-    _print_answers(predict_files(args.task, args.images, model=model, framing=args.framing, tta=args.tta))
+    _print_answers(predict_files(args.task, args.images, model=model, framing=args.framing, tta=args.tta,
+                                 size=args.image_size))
 
 
 def _print_answers(lines) -> None:
@@ -212,6 +213,11 @@ def _add_tta_flag(parser) -> None:
                         "its mirror image); default: the weights' own, chosen on validation when shipped")
 
 
+def _add_size_flag(parser) -> None:
+    parser.add_argument("--image-size", type=int, help="cars: the side photos are resized to; default: the weights' "
+                        "own test size, chosen on validation when shipped, else their training size")
+
+
 def _add_runtime_flags(parser) -> None:
     parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                         help="torch (default), or onnx: run the --onnx file with onnxruntime")
@@ -276,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tta_flag(e)
     e.add_argument("--logit-bias", nargs="+", metavar="CLASS=B", help="added to these classes' log-probabilities "
                    "before the choice (default: the weights' own; CLASS=0 for none)")
+    _add_size_flag(e)
     e.add_argument("--limit", type=int)
     e.add_argument("--skip-bad", action="store_true")
     e.set_defaults(func=cmd_evaluate)
@@ -287,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--weights")
     pr.add_argument("--framing", choices=["detect", "as-is"], default="detect", help="gender: find faces or not")
     _add_tta_flag(pr)
+    _add_size_flag(pr)
     _add_runtime_flags(pr)
     pr.set_defaults(func=cmd_predict)
 

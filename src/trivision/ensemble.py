@@ -45,7 +45,8 @@ def combine(members: list[str], output: str | Path, half: bool = False, tta: str
                     tensor = tensor.to(torch.float16 if half else torch.float32)
                 state[f"members.{len(metas)}.{name}"] = tensor
             metas.append(meta)
-    first = {k: v for k, v in metas[0].items() if k != "logit_bias"}  # the ensemble's operating point is its own
+    # the ensemble's operating point and test size are its own, chosen on validation like its tta
+    first = {k: v for k, v in metas[0].items() if k not in ("logit_bias", "test_size")}
     meta = {**first, "model": "ensemble", "members": metas, "tta": tta, "stored_as": "float16" if half else "float32"}
     save_state(Path(output), state, meta)
     return {"output": str(output), "members": len(metas), "task": meta["task"],

@@ -45,9 +45,11 @@ def known_class_rows(ds: Dataset, loaded) -> tuple[Dataset, int]:
 
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
              framing: str = "detect", skip_bad: bool = False, limit: int | None = None,
-             tta: str | None = None, which: str = "test", bias: dict[str, float] | None = None) -> dict:
+             tta: str | None = None, which: str = "test", bias: dict[str, float] | None = None,
+             size: int | None = None) -> dict:
     """`which`: the run's split to evaluate (test; val to choose settings by); `tta`: override the weights'
-    own test-time augmentation (inference.TEST_TIME); `bias`: override their logit bias (class -> bias)."""
+    own test-time augmentation (inference.TEST_TIME); `bias`: override their logit bias (class -> bias);
+    `size`: override the side photos are resized to (cars: the weights' test size, else training size)."""
     task = get_task(task_name)
     if run:
         ds = run_test_split(Path(run), task_name, which)
@@ -59,7 +61,7 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded = load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
-    loaded.tta, loaded.bias = tta or "", bias
+    loaded.tta, loaded.bias, loaded.size = tta or "", bias, size or 0
     if task.label_column is None:  # colorize: every photo is scored against itself
         return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"]}
     unknown = 0
@@ -81,7 +83,7 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
                                     skip_bad=skip_bad, desc="evaluating")
     probs = loaded.probabilities(images)
     result = task.metrics(probs, targets[kept], loaded.classes)
-    result.update(model=loaded.meta["model"], tta=loaded.test_time, skipped_bad=len(bad))
+    result.update(model=loaded.meta["model"], tta=loaded.test_time, image_size=loaded.image_size, skipped_bad=len(bad))
     if any(loaded.logit_bias.values()):
         result.update(logit_bias=loaded.logit_bias)
     if face_frame is not None:

@@ -83,7 +83,7 @@ def to_onnx_bytes(loaded: LoadedModel, opset: int = OPSET) -> bytes:
                                  f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     proto = onnx.load_model_from_string(buf.getvalue())
     onnx.checker.check_model(proto)
-    props = {META_KEY: json.dumps(loaded.meta)}
+    props = {META_KEY: json.dumps({**loaded.meta, "onnx_size": input_shape(loaded)[-1]})}  # its input's fixed side
     if loaded.task == "colorize" and isinstance(getattr(model, "ab_bins", None), torch.Tensor):
         props[DECODING_KEY] = json.dumps({name: getattr(model, name).tolist() for name in DECODING_BUFFERS})
     for key, value in props.items():

@@ -31,6 +31,7 @@ class LoadedModel:
     classes: list[str] = field(default_factory=list)
     tta: str = ""  # '' the weights' own choice (metadata 'tta', chosen on validation when shipped) | TEST_TIME
     bias: dict[str, float] | None = None  # None: the weights' own (metadata 'logit_bias') | class -> bias
+    size: int = 0  # 0: the weights' own test size (metadata 'test_size') or training size | the side photos get
 
     @property
     def logit_bias(self) -> dict[str, float]:
@@ -59,7 +60,19 @@ class LoadedModel:
 
     @property
     def image_size(self) -> int:
-        return int(self.meta["image_size"])
+        """The side photos are resized to: `size` when set, else the weights' test size (chosen on validation
+        when shipped: a network trained on zoomed views may see better somewhat larger), else their training
+        size. An exported ONNX graph takes the size it was exported at (metadata 'onnx_size') only."""
+        trained, exported = int(self.meta["image_size"]), int(self.meta.get("onnx_size", 0))
+        size = int(self.size or exported or self.meta.get("test_size") or trained)
+        fixed = exported or (0 if takes_any_size(self.meta) else trained)
+        if fixed and size != fixed:
+            what = "this ONNX graph takes" if exported else f"model '{self.meta['model']}' sees"
+            raise TrivisionError(f"{what} photos at {fixed}x{fixed} only, not {size}x{size}"
+                                 + ("" if exported else " (only networks with global pooling, bcnn, take any size)"))
+        if size < 32:
+            raise TrivisionError(f"image size {size} is too small (32 or more)")
+        return size
 
     @property
     def device(self) -> torch.device:
@@ -101,6 +114,11 @@ def weights_path(name_or_path: str) -> Path:
             raise TrivisionError(f"model '{name_or_path}' has no shipped weights in this install: "
                                  f"train it (trivision train {info.task} --model {info.name}) and pass --weights")
     return path
+
+
+def takes_any_size(meta: dict) -> bool:
+    """Whether every network of a weights file takes photos of any size."""
+    return all(model_info(m["model"]).any_size for m in meta.get("members") or [meta])
 
 
 def build_model(meta: dict) -> nn.Module:

@@ -30,15 +30,18 @@ def predict_image(loaded: LoadedModel, task, image, framing: str = "detect") -> 
 
 
 def predict_files(task_name: str, paths: list[str], model: str | LoadedModel | None = None,
-                  framing: str = "detect", tta: str | None = None) -> Iterator[dict]:
+                  framing: str = "detect", tta: str | None = None, size: int | None = None) -> Iterator[dict]:
     """`model`: a shipped name, a weights file or run folder, or a LoadedModel (e.g. export.load_onnx's);
-    `tta`: override its test-time augmentation (inference.TEST_TIME)."""
+    `tta`: override its test-time augmentation (inference.TEST_TIME); `size`: the side photos are resized to."""
     task = get_task(task_name)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
     if tta:
         loaded.tta = tta
+    if size:
+        loaded.size = size
+    size = loaded.image_size  # checked once, before any photo: some networks take one size only
     for path in paths:
         try:
             answers = predict_image(loaded, task, path, framing)

@@ -63,12 +63,12 @@ def bilinear_cnn(backbone: str = "mobilenet_v2", num_classes: int = 20, dropout:
                          pretrained)
 
 
-@register_model("bcnn", task="cars", input_size=250)
+@register_model("bcnn", task="cars", input_size=250, any_size=True)
 def bcnn(num_classes: int = 20, dropout: float = 0.5, backbone: str | None = None, pretrained: bool = True, **_):
     return bilinear_cnn(backbone or "mobilenet_v2", num_classes, dropout, projection=0, pretrained=pretrained)
 
 
-@register_model("bcnn-lowdim", task="cars", input_size=250)
+@register_model("bcnn-lowdim", task="cars", input_size=250, any_size=True)
 def bcnn_lowdim(num_classes: int = 20, dropout: float = 0.5, backbone: str | None = None, pretrained: bool = True,
                 **_):
     return bilinear_cnn(backbone or "mobilenet_v2", num_classes, dropout, projection=128, pretrained=pretrained)

@@ -18,6 +18,7 @@ class ModelInfo:
     task: str
     builder: Callable[..., nn.Module]
     input_size: int
+    any_size: bool = False  # the network takes photos of any size (global pooling), not only its training size
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -26,9 +27,9 @@ _REGISTRY: dict[str, ModelInfo] = {}
 SHIPPED_AS = {"cars-bcnn-20": "bcnn", "cars-bcnn-196": "bcnn", "colorize-koala": "koala-spatial"}
 
 
-def register_model(name: str, task: str, input_size: int):
+def register_model(name: str, task: str, input_size: int, any_size: bool = False):
     def wrap(builder):
-        _REGISTRY[name] = ModelInfo(name, task, builder, input_size)
+        _REGISTRY[name] = ModelInfo(name, task, builder, input_size, any_size)
         return builder
     return wrap
 
