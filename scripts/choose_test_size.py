@@ -7,8 +7,8 @@ A bilinear CNN pools over locations, so it takes any size; trained on zoomed vie
 1.0-1.2), it may see test photos better somewhat larger (FixRes, Touvron et al. 2019). RUN is a run folder
 that saved NAME's split (checked as by choose_tta.py). Each size, and the training size, is scored on RUN's
 validation images with NAME's own test-time augmentation; the choice is the best top-1 (ties: the smaller
-size), adopted only if it gains at least --min-gain over the training size there. Then the test split is read
-once, at the choice and at the training size. With --ship, an adopted size is written into NAME's weights
+size), adopted only if it gains at least --min-gain over the training size there; only then is the test split
+read, once, at the choice and at the training size. With --ship, an adopted size is written into NAME's weights
 (`test_size`) and a section of its card, only if its test top-1 is not below the training size's (a guard
 against a loss, not a second choice).
 """
@@ -61,13 +61,14 @@ def main(argv: list[str] | None = None) -> None:
 
     val = {s: score(s, "val") for s in sizes}
     best, adopted = choose({s: r["top1"] for s, r in val.items()}, trained, args.min_gain)
-    test = {s: score(s, "test") for s in sorted({trained, best})}
+    test = {s: score(s, "test") for s in sorted({trained, best})} if adopted else {}  # else left unread
     shipped = adopted and args.ship and test[best]["top1"] >= test[trained]["top1"]
     rows = "\n".join(f"| {s}{' (training size)' if s == trained else ''}{' (chosen)' if s == best else ''} | "
                      f"{100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% | "
                      + (f"{100 * test[s]['top1']:.2f}% |" if s in test else "|") for s, r in val.items())
-    table = (f"| size | validation top-1 ({val[trained]['n']} images) | validation top-5 | "
-             f"test top-1 ({test[trained]['n']} images, read once after the choice) |\n|---:|---:|---:|---:|\n{rows}")
+    read = f"test top-1 ({test[trained]['n']} images, read once after the choice) |" if test else "test top-1 (not read) |"
+    table = (f"| size | validation top-1 ({val[trained]['n']} images) | validation top-5 | {read}\n"
+             f"|---:|---:|---:|---:|\n{rows}")
     verdict = "adopted" if adopted else "not adopted"
     if adopted and args.ship and not shipped:
         verdict += ", not shipped: its test top-1 is below the training size's"

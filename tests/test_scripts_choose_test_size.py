@@ -59,10 +59,12 @@ def test_an_adopted_size_whose_test_falls_is_not_shipped(shipped, cars_run, monk
     assert "## Test size" not in (shipped / "cars-toy.md").read_text()
 
 
-def test_not_adopted_changes_nothing(shipped, cars_run, capsys):
+def test_not_adopted_changes_nothing_and_leaves_test_unread(shipped, cars_run, monkeypatch, capsys):
+    _scores(monkeypatch, {("val", 48): 0.6, ("val", 64): 0.605})  # no test scores: reading one would fail
     before = (shipped / "cars-toy.safetensors").read_bytes()
-    choose_test_size.main(["cars-toy", str(cars_run), "--sizes", "48", "--ship"])  # the training size only
-    assert "choice 48: not adopted" in capsys.readouterr().out
+    choose_test_size.main(["cars-toy", str(cars_run), "--sizes", "64", "--ship"])
+    out = capsys.readouterr().out
+    assert "choice 64: not adopted" in out and "test top-1 (not read)" in out
     assert (shipped / "cars-toy.safetensors").read_bytes() == before
 
 
