@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = "\n".join(f"| {s}{' (training size)' if s == trained else ''}{' (chosen)' if s == best else ''} | "
                      f"{100 * r['top1']:.2f}% | {100 * r['top5']:.2f}% | "
                      + (f"{100 * test[s]['top1']:.2f}% |" if s in test else "|") for s, r in val.items())
-    read = f"test top-1 ({test[trained]['n']} images, read once after the choice) |" if test else "test top-1 (not read) |"
+    read = (f"test top-1 ({test[trained]['n']} images, read once after the choice) |" if test
+            else "test top-1 (not read) |")
     table = (f"| size | validation top-1 ({val[trained]['n']} images) | validation top-5 | {read}\n"
              f"|---:|---:|---:|---:|\n{rows}")
     verdict = "adopted" if adopted else "not adopted"

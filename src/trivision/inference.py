@@ -31,7 +31,7 @@ class LoadedModel:
     classes: list[str] = field(default_factory=list)
     tta: str = ""  # '' the weights' own choice (metadata 'tta', chosen on validation when shipped) | TEST_TIME
     bias: dict[str, float] | None = None  # None: the weights' own (metadata 'logit_bias') | class -> bias
-    size: int = 0  # 0: the weights' own test size (metadata 'test_size') or training size | the side photos get
+    size: int = 0  # the side photos are resized to; 0: the weights' test size ('test_size'), else training size
 
     @property
     def logit_bias(self) -> dict[str, float]:
