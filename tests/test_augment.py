@@ -176,3 +176,13 @@ def test_erasing_blacks_out_one_box_in_some_images():
 def test_erasing_must_be_a_probability(p):
     with pytest.raises(TrivisionError, match="augment.erasing"):
         build_augment(AugmentConfig(erasing=p))
+
+
+def test_a_crop_window_as_large_as_the_image_is_the_whole_image():
+    cfg = AugmentConfig(shift=0.0, rotation=0.0, zoom=(1.0, 1.0), hflip=False, crop=32)
+    batch = torch.randint(0, 256, (2, 3, 48, 48), dtype=torch.uint8)
+    assert augment_batch(build_augment(cfg, image_size=48), batch).shape[-2:] == (32, 32)
+    small = batch[..., :32, :32]
+    torch.testing.assert_close(augment_batch(build_augment(cfg, image_size=32), small), small.float() / 255)
+    cfg.crop = 64  # larger than the image (a quick run at a small image size): no crop either
+    torch.testing.assert_close(augment_batch(build_augment(cfg, image_size=32), small), small.float() / 255)

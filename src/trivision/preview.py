@@ -15,7 +15,7 @@ def augment_preview(paths: list[str], output: str, size: int = 100, copies: int 
                     cfg: AugmentConfig | None = None) -> Path:
     """Each row: the original, then `copies` augmented versions."""
     torch.manual_seed(seed)
-    augment = build_augment(cfg or AugmentConfig())
+    augment = build_augment(cfg or AugmentConfig(), size)
     rows = []
     for p in paths:
         img = resize(decode_image(p), size)

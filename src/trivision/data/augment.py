@@ -45,8 +45,9 @@ class AugmentConfig:
                                      f"got {getattr(self, key)}")
 
 
-def build_augment(cfg: AugmentConfig) -> nn.Module:
-    """An nn.Module mapping a float batch (N,C,H,W) to an augmented batch; identity when disabled."""
+def build_augment(cfg: AugmentConfig, image_size: int = 0) -> nn.Module:
+    """An nn.Module mapping a float batch (N,C,H,W) to an augmented batch; identity when disabled.
+    `image_size`: the batch's side, when known; a crop window as large as the image or larger is the whole image."""
     cfg.check()  # again: a field may have been set after construction
     if not cfg.enabled:
         return nn.Identity()
@@ -56,7 +57,7 @@ def build_augment(cfg: AugmentConfig) -> nn.Module:
                           padding_mode="border", p=1.0)]
     if cfg.hflip:
         ops.append(K.RandomHorizontalFlip(p=0.5))
-    if cfg.crop:
+    if cfg.crop and not 0 < image_size <= cfg.crop:
         ops.append(K.RandomCrop((cfg.crop, cfg.crop)))
     if cfg.erasing:  # after the crop, so the box lies inside what the model sees
         ops.append(K.RandomErasing(p=cfg.erasing))

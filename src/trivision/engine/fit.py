@@ -156,7 +156,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
     model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    augment = build_augment(cfg.augment).to(device)
+    augment = build_augment(cfg.augment, cfg.image_size).to(device)
     mixing = build_mixing(cfg.augment, num_classes)
     # with cfg.ema the averaged weights (BatchNorm statistics too) are what is validated and saved
     ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
