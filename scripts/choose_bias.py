@@ -17,10 +17,10 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from trivision.engine.checkpoint import load_weights, save_state
+from trivision.engine.checkpoint import load_weights
 from trivision.evaluate import evaluate
 from trivision.models.registry import WEIGHTS_DIR
-from shipping import set_card_section  # scripts/shipping.py
+from shipping import write_choice  # scripts/shipping.py
 
 GRID = [b / 4 for b in range(-4, 9)]
 SECTION = "\n## Decision bias\n"
@@ -63,7 +63,6 @@ def main() -> None:
     if adopted and args.ship:
         path = WEIGHTS_DIR / f"{args.ship}.safetensors"
         state, meta = load_weights(path)
-        save_state(path, state, {**meta, "logit_bias": {args.name: best}})
         section = (f"{SECTION}\nThe weights carry `logit_bias = {{{args.name}: {best:g}}}`: {best:g} is added to the "
                    f"log-probability of `{args.name}`\nbefore the choice (`trivision evaluate --logit-bias "
                    f"{args.name}=0` scores without it). Chosen on the validation\nimages of `{args.run}`, a run of "
@@ -73,7 +72,7 @@ def main() -> None:
                    f"(`python scripts/choose_bias.py {args.run} --class {args.name}"
                    f"{f' --tta {args.tta}' if args.tta else ''} --ship {args.ship}`; {date.today()}).\n\n"
                    f"Validation:\n\n{table}\n\nThat run's test images, read once after the choice:\n\n{tests}\n")
-        set_card_section(WEIGHTS_DIR / f"{args.ship}.md", section)
+        write_choice(path, state, meta, {"logit_bias": {args.name: best}}, section)
         print(f"{args.ship}: logit_bias = {{{args.name}: {best:g}}} written")
 
 

@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from choose_tta import check_same_split  # scripts/choose_tta.py
-from shipping import set_card_section  # scripts/shipping.py
-from trivision.engine.checkpoint import load_weights, save_state
+from shipping import write_choice  # scripts/shipping.py
+from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.evaluate import evaluate
 from trivision.models.registry import WEIGHTS_DIR
@@ -44,17 +44,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ship", action="store_true", help="write an adopted size into NAME's weights and card")
     args = p.parse_args(argv)
     path = WEIGHTS_DIR / f"{args.name}.safetensors"
-    if not path.exists():
-        raise TrivisionError(f"{args.name}: no shipped weights {path}")
-    state, meta = load_weights(path)
+    state, meta = load_weights(path)  # a name with no shipped weights: "PATH: weights file not found"
     if meta["task"] != "cars":
         raise TrivisionError(f"{args.name}: a {meta['task']} model; only car models (bcnn) take other sizes")
     check_same_split(meta, Path(args.run))
+    trained, tta = int(meta["image_size"]), meta.get("tta", "none")
     try:
-        sizes = sorted({int(s) for s in args.sizes.split(",")} | {int(meta["image_size"])})
+        sizes = sorted({int(s) for s in args.sizes.split(",")} | {trained})
     except ValueError:
         raise TrivisionError(f"--sizes {args.sizes}: give sides in pixels, e.g. 288,320,352") from None
-    trained, tta = int(meta["image_size"]), meta.get("tta", "none")
 
     def score(size: int, which: str) -> dict:
         return evaluate("cars", run=args.run, model=str(path), which=which, size=size, tta=tta)
@@ -76,7 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.name} on {args.run}, test-time augmentation {tta}:\n{table}\n\nchoice {best}: {verdict}")
     if not shipped:
         return
-    save_state(path, state, {**meta, "test_size": best})
     section = (f"{SECTION}\nThe weights carry `test_size = {best}`: photos are resized to {best}x{best}, not the "
                f"training size {trained}x{trained}\n(`--image-size {trained}` gives the training size). Chosen on "
                f"the validation images of `{args.run}`, the split these weights\nwere trained with, by a rule fixed "
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
                f"only if test\ntop-1 did not fall (`python scripts/choose_test_size.py {args.name} {args.run} "
                f"--sizes {args.sizes} --min-gain {args.min_gain:g} --ship`;\n{date.today()}; test-time "
                f"augmentation {tta}):\n\n{table}\n")
-    set_card_section(WEIGHTS_DIR / f"{args.name}.md", section)
+    write_choice(path, state, meta, {"test_size": best}, section)
     print(f"{args.name}: test_size = {best} written")
 
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from trivision.config import TrainConfig
 from trivision.data.splits import read_split, shares
-from trivision.engine.checkpoint import load_weights, save_state
+from trivision.engine.checkpoint import load_weights
 from trivision.errors import TrivisionError
 from trivision.evaluate import SCORE, choose_tta, evaluate
 from trivision.inference import TEST_TIME
 from trivision.models.registry import WEIGHTS_DIR
 from trivision.tasks import get_task, run_rows
-from shipping import set_card_section, trailing_list  # scripts/shipping.py
+from shipping import trailing_list, write_choice  # scripts/shipping.py
 
 SECTION = "\n## Test-time augmentation\n"
 DEFAULT = TrainConfig()  # weights written before they recorded their split fractions used the defaults
@@ -83,7 +83,6 @@ def main(name: str, run: str, recipe: list[str] | tuple = ()) -> None:
     if not val:
         raise TrivisionError(f"{run}: no validation split to choose on (name runs of the same recipe with --recipe)")
     test = {t: evaluate(task, run=run, model=str(path), tta=t, framing="as-is") for t in TEST_TIME}
-    save_state(path, state, {**meta, "tta": tta})
     rows = "\n".join(f"| {t}{' (shipped)' if t == tta else ''} | "
                      + "".join(f"{100 * v[t]:.2f}% | " for v in per_run.values())
                      + f"{100 * val[t]:.2f}% | {100 * test[t][key]:.2f}% |" for t in TEST_TIME)
@@ -105,7 +104,7 @@ def main(name: str, run: str, recipe: list[str] | tuple = ()) -> None:
                "`--tta none|hflip` overrides. The test column was read after the choice.\n\n"
                f"| test-time augmentation |{header} test {key} ({test[tta]['n']} images) |\n"
                f"|---|{'---:|' * (header.count('|') + 1)}\n{rows}\n")
-    set_card_section(WEIGHTS_DIR / f"{name}.md", section)
+    write_choice(path, state, meta, {"tta": tta}, section)
     print(f"{name}: tta = {tta} (validation {', '.join(f'{t} {v:.4f}' for t, v in val.items())})")
 
 

@@ -7,6 +7,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from trivision.engine.checkpoint import save_state
 from trivision.engine.report import machines
 from trivision.engine.warm_start import init_chain
 from trivision.models.registry import WEIGHTS_DIR
@@ -60,3 +61,10 @@ def set_card_section(card: Path, section: str) -> None:
     heading = section.lstrip("\n").split("\n", 1)[0]
     text = re.sub(rf"\n{re.escape(heading)}\n.*?(?=\n## |\Z)", "", card.read_text(), flags=re.S)
     card.write_text(text.rstrip("\n") + "\n" + section)
+
+
+def write_choice(weights: Path, state: dict, meta: dict, setting: dict, section: str) -> None:
+    """A setting chosen on validation (e.g. {"tta": "hflip"}) into shipped weights' metadata, and the section that
+    records the choice into their card (the .md beside them)."""
+    save_state(weights, state, {**meta, **setting})
+    set_card_section(weights.with_suffix(".md"), section)

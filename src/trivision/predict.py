@@ -41,7 +41,7 @@ def predict_files(task_name: str, paths: list[str], model: str | LoadedModel | N
         loaded.tta = tta
     if size:
         loaded.size = size
-    size = loaded.image_size  # checked once, before any photo: some networks take one size only
+        loaded.image_size  # noqa: B018 (raises here, before any photo, for a network that takes one size only)
     for path in paths:
         try:
             answers = predict_image(loaded, task, path, framing)
