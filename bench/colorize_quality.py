@@ -1,11 +1,12 @@
 """Colorization against the targets, on colour photos the models never saw; a gallery; the time per photo.
 
     python bench/colorize_quality.py MODEL [MODEL ...] (--data DIR | --test-split-of RUN)
-                                     [--gallery FILE] [--limit N] [--threads N]
+                                     [--gallery FILE] [--limit N | --sample N [--seed S]] [--threads N]
 
 Each MODEL is a shipped name (colorize-koala), a weights file or a run folder. All are scored on the same
 photos: every colour photo of DIR (e.g. ../shared/data/seed-colorization/test), or the saved test split of
-RUN (a `trivision train colorize` run folder: the photos it never trained or selected on). Targets, for
+RUN (a `trivision train colorize` run folder: the photos it never trained or selected on); --limit N keeps the
+first N, --sample N a seeded random N of DIR's (another source's photos, e.g. LFW faces or cars). Targets, for
 every model but the lab's reproduction: PSNR above the grey baseline (a*b* = 0) and a colourfulness ratio
 of at least 0.6. The time is that of colorizing one 256x256 photo (median of 5, after a warm-up), model
 loading excluded. --gallery draws the first 8 photos, one row each: grey | each model | original.
@@ -27,7 +28,9 @@ from trivision.colorize import colorize_photo, load_colorizer
 from trivision.data.datasets import read_dataset
 from trivision.data.images import decode_image, is_grey
 from trivision.data.loading import resize
-from trivision.evaluate import evaluate, run_test_split
+from trivision.errors import TrivisionError
+from trivision.evaluate import run_test_split
+from trivision.tasks import get_task
 from trivision.tasks.colorize import meets_targets
 import common  # bench/common.py
 
@@ -66,20 +69,30 @@ def main() -> int:
     src.add_argument("--data")
     src.add_argument("--test-split-of", metavar="RUN")
     p.add_argument("--gallery", help="PNG file for the gallery of the first 8 photos")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int, help="the first N photos")
+    p.add_argument("--sample", type=int, help="a random N of --data's photos (seeded by --seed)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.sample and not args.data:
+        raise TrivisionError("--sample draws from --data's photos")
+    ds = run_test_split(Path(args.test_split_of), "colorize") if args.test_split_of else read_dataset(args.data, None)
+    if args.sample:
+        ds = ds.subset(sorted(np.random.default_rng(args.seed).permutation(len(ds))[:args.sample].tolist()))
+    elif args.limit:
+        ds = ds.subset(range(min(args.limit, len(ds))))
     rows, loaded = [], {}
     for name in args.models:
         loaded[name] = load_colorizer(name)
-        r = evaluate("colorize", data=args.data, run=args.test_split_of, model=name, limit=args.limit)
+        r = get_task("colorize").evaluate(loaded[name], ds)
         lab = loaded[name].meta.get("loss") == "mse"  # the lab's objective: shown beside, no target
         rows.append({**r, "model": name, "loss": loaded[name].meta.get("loss"),
                      "seconds_per_256px_photo": seconds_per_photo(loaded[name]), "threads": torch.get_num_threads(),
                      "meets_targets": None if lab else meets_targets(r)})
-    print(f"photos: {args.data or 'test split of ' + args.test_split_of} ({rows[0]['n']} in colour)")
+    drawn = f", a random {args.sample} (seed {args.seed})" if args.sample else ""
+    print(f"photos: {args.data or 'test split of ' + args.test_split_of}{drawn} ({rows[0]['n']} in colour)")
     print("| model | objective | PSNR | grey PSNR | PSNR - grey (± s.e.) | colourfulness ratio | s per 256px photo | targets |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
@@ -88,7 +101,6 @@ def main() -> int:
               f"{r['psnr'] - r['psnr_grey']:+.2f} ± {r['psnr_over_grey_se']:.2f} | "
               f"{r['colourfulness_ratio']:.2f} | {r['seconds_per_256px_photo']:.2f} | {verdict} |")
     if args.gallery:
-        ds = run_test_split(Path(args.test_split_of), "colorize") if args.test_split_of else read_dataset(args.data, None)
         photos = [rgb for rgb in (decode_image(ds.source(i)) for i in range(len(ds))) if not is_grey(rgb)]
         gallery(Path(args.gallery), loaded, photos[:GALLERY_ROWS])
         print(f"gallery: {args.gallery} (grey | {' | '.join(args.models)} | original)")
