@@ -12,7 +12,11 @@ training) and with its own face framing (detect; a photo with no face found is c
 With --crop F (< 1) both systems see only the central F of each frame instead: F = 0.5 is about LFW's
 own face box (its frames are that box enlarged 2.2 times), a tight face crop as other collections
 publish them; trivision then finds and frames the face itself (detect framing only).
-Prints a markdown table (also written to bench/out/compare_dlib[-crop-F].md); the last line is JSON.
+Both systems answer on the same photos, so each trivision row is also compared with dlib's (a miss counted
+wrong) photo by photo: the accuracy difference with McNemar's exact test (only the photos one system gets
+right and the other wrong count), and the balanced-accuracy difference with a 95% interval from resampling
+the photos (paired bootstrap, seeded).
+Prints markdown tables (also written to bench/out/compare_dlib[-crop-F].md); the last line is JSON.
 Needs `pip install -e .[bench]`.
 """
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +52,37 @@ def scores(pred: list[str | None], truth: list[str]) -> dict:
     return {"accuracy": float(np.mean(pred == truth)) if len(truth) else 0.0,
             "balanced_accuracy": sum(present) / len(present) if present else 0.0,
             **{f"recall_{c}": r for c, r in recall.items()}}
+
+
+def mcnemar_p(a_right: np.ndarray, b_right: np.ndarray) -> float:
+    """Two-sided exact McNemar test: is one system right more often than the other on the same photos?"""
+    only_a, only_b = int(np.sum(a_right & ~b_right)), int(np.sum(~a_right & b_right))
+    n, k = only_a + only_b, min(only_a, only_b)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+
+
+def balanced_gap_interval(a_right: np.ndarray, b_right: np.ndarray, truth: np.ndarray,
+                          rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of balanced accuracy (a) - (b), resampling photos (both systems' answers on each together)."""
+    rng = np.random.default_rng(seed)
+    classes = [truth == c for c in CLASSES if (truth == c).any()]
+    gaps = []
+    for _ in range(rounds):
+        pick = rng.integers(0, len(truth), len(truth))
+        weight = [np.bincount(pick, minlength=len(truth)) * m for m in classes]  # how often each photo was drawn
+        gaps.append(np.mean([(w @ a_right - w @ b_right) / w.sum() for w in weight if w.sum()]))
+    low, high = np.percentile(gaps, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def paired(pred: list[str | None], reference: list[str | None], truth: list[str]) -> dict:
+    """`pred` against `reference` on the same photos (None: no answer, wrong)."""
+    truth_a = np.array(truth, dtype=object)
+    right, ref_right = truth_a == np.array(pred, dtype=object), truth_a == np.array(reference, dtype=object)
+    a, b = scores(pred, truth), scores(reference, truth)
+    low, high = balanced_gap_interval(right, ref_right, truth_a)
+    return {"accuracy_gap": a["accuracy"] - b["accuracy"], "mcnemar_p": mcnemar_p(right, ref_right),
+            "balanced_gap": a["balanced_accuracy"] - b["balanced_accuracy"], "balanced_gap_95": [low, high]}
 
 
 def test_rows(run_dir: Path, limit: int | None):
@@ -112,11 +148,14 @@ def compare(args, run_dir: Path, ds, AgeAndGender) -> int:
     weights = args.weights or str(run_dir / "model.safetensors")
 
     # trivision on the same rows (first: a bad --weights fails before the slow dlib pass)
+    answers = {}
     for framing in ("detect",) if cropped else ("as-is", "detect"):
         t0 = time.perf_counter()
-        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing, tta=args.tta, bias=args.bias)
+        r = (evaluate("gender", data=str(ds.root), model=weights, framing=framing, tta=args.tta, bias=args.bias,
+                      per_row=True)
              if cropped else evaluate("gender", run=str(run_dir), model=args.weights, framing=framing, limit=args.limit,
-                                      tta=args.tta, bias=args.bias))
+                                      tta=args.tta, bias=args.bias, per_row=True))
+        answers[framing] = r["predicted"]
         if r["n"] != len(ds):
             raise TrivisionError(f"trivision scored {r['n']} rows, the test split has {len(ds)}")
         rows.append({"system": f"trivision ({r['model']}, tta {r['tta']})", "framing": framing, "n": r["n"],
@@ -146,6 +185,9 @@ def compare(args, run_dir: Path, ds, AgeAndGender) -> int:
              "faces_not_found": misses, **scores([pred[i] for i in found], [truth[i] for i in found]),
              "seconds": seconds}] + rows
 
+    for r in rows[2:]:
+        r.update(paired(answers[r["framing"]], pred, truth))
+
     def pct(x):
         return "" if x is None else f"{100 * x:.2f}%"
     seen = f", the central {args.crop:g} of each frame" if cropped else ""
@@ -157,6 +199,13 @@ def compare(args, run_dir: Path, ds, AgeAndGender) -> int:
         lines.append(f"| {r['system']} | {r['framing']} | {r['n']} | {nf} | {pct(r['accuracy'])} | "
                      f"{pct(r['balanced_accuracy'])} | {pct(r['recall_female'])} | {pct(r['recall_male'])} | "
                      f"{r['seconds']:.1f} |")
+    lines += ["", f"Each trivision row against dlib ({framing}, miss = wrong), photo by photo:", "",
+              "| system | framing | accuracy - dlib's | McNemar p | balanced accuracy - dlib's (95% interval) |",
+              "|---|---|---:|---:|---:|"]
+    for r in rows[2:]:
+        low, high = r["balanced_gap_95"]
+        lines.append(f"| {r['system']} | {r['framing']} | {100 * r['accuracy_gap']:+.2f} | {r['mcnemar_p']:.2f} | "
+                     f"{100 * r['balanced_gap']:+.2f} ({100 * low:+.2f} to {100 * high:+.2f}) |")
     table = "\n".join(lines)
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)

@@ -46,10 +46,12 @@ def known_class_rows(ds: Dataset, loaded) -> tuple[Dataset, int]:
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
              framing: str = "detect", skip_bad: bool = False, limit: int | None = None,
              tta: str | None = None, which: str = "test", bias: dict[str, float] | None = None,
-             size: int | None = None) -> dict:
+             size: int | None = None, per_row: bool = False) -> dict:
     """`which`: the run's split to evaluate (test; val to choose settings by); `tta`: override the weights'
     own test-time augmentation (inference.TEST_TIME); `bias`: override their logit bias (class -> bias);
-    `size`: override the side photos are resized to (cars: the weights' test size, else training size)."""
+    `size`: override the side photos are resized to (cars: the weights' test size, else training size);
+    `per_row`: also return `predicted`, the class chosen for each row, in the dataset's order (None for a row
+    skipped as bad; cars: rows of known classes only), to pair one system's answers with another's."""
     task = get_task(task_name)
     if run:
         ds = run_test_split(Path(run), task_name, which)
@@ -83,6 +85,11 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
                                     skip_bad=skip_bad, desc="evaluating")
     probs = loaded.probabilities(images)
     result = task.metrics(probs, targets[kept], loaded.classes)
+    if per_row:
+        predicted: list[str | None] = [None] * len(ds)
+        for i, c in zip(kept, probs.argmax(1).tolist()):
+            predicted[i] = loaded.classes[c]
+        result.update(predicted=predicted)
     result.update(model=loaded.meta["model"], tta=loaded.test_time, image_size=loaded.image_size, skipped_bad=len(bad))
     if any(loaded.logit_bias.values()):
         result.update(logit_bias=loaded.logit_bias)
