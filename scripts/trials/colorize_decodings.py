@@ -1,0 +1,117 @@
+"""Score averaged colorizers and other decodings on a run's validation photos, under session 10's rule: the most
+colourful decoding that beats grey by more than --margin-db must reach a colourfulness ratio of --min-ratio.
+
+    python scripts/trials/colorize_decodings.py --photos-of RUN [--split val] --member M [--member M ...]
+                                                [--tta hflip] [--decoding standard|gain|step]
+
+A member is a shipped name, a weights file, or RUN:best / RUN:last (a checkpoint of a colorize run). Members'
+log-probabilities over the a*b* bins are averaged (with --tta hflip, each also over the photo's mirror image), then
+decoded with the first member's bins and rebalancing weights by every setting of the --decoding grid:
+  standard: prior correction x temperature (scripts/ship_colorize.py's sweep);
+  gain:     the same, times a chroma gain k on the decoded a*b*;
+  step:     the calibrated mean m (correction 1, temperature 1) plus a step of at most r a*b* units toward a
+            bolder decoding b: m + (b - m) * min(1, r / |b - m|) per pixel.
+Session 23 tried these (docs/experiments.md, Colorize; rules runs/s23-koala-*-rule.txt); none is in the product.
+Reads the photos of one split only (never test unless --split test is asked for).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from itertools import product
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ship_colorize import PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, row  # noqa: E402
+from trivision.colorize import compose, network_outputs  # noqa: E402
+from trivision.data.images import decode_image  # noqa: E402
+from trivision.engine.checkpoint import load_weights  # noqa: E402
+from trivision.errors import TrivisionError  # noqa: E402
+from trivision.evaluate import run_test_split  # noqa: E402
+from trivision.inference import LoadedModel, load_model  # noqa: E402
+from trivision.tasks.colorize import colourfulness, psnr, scores  # noqa: E402
+
+GAINS = (1.0, 1.25, 1.5, 1.75, 2.0)
+STEP_BOLD = list(product((0.0, 0.25, 0.5), (0.38, 1.0)))
+STEPS = (4, 8, 12, 16, 24, 32)
+
+
+def member(spec: str) -> LoadedModel:
+    run, _, which = spec.rpartition(":")
+    if which in ("best", "last") and Path(run).is_dir():
+        _, meta = load_weights(Path(run) / "model.safetensors")
+
+        def missing():
+            raise TrivisionError(f"{spec}: the checkpoint has no rebalancing weights")
+        return checkpoint_model(Path(run), which, meta, missing)
+    return load_model(spec)
+
+
+@torch.no_grad()
+def log_probs(loaded: LoadedModel, rgb, mirror: bool) -> torch.Tensor:
+    out = torch.log_softmax(network_outputs(loaded, rgb), 1)
+    if mirror:
+        out = (out + torch.log_softmax(network_outputs(loaded, rgb[:, ::-1].copy()), 1).flip(-1)) / 2
+    return out
+
+
+def annealed(model, outputs: torch.Tensor, correction: float, temperature: float) -> torch.Tensor:
+    logits = outputs - correction * model.bin_weights.log()[:, None, None]
+    return torch.einsum("nqhw,qc->nchw", torch.softmax(logits / temperature, 1), model.ab_bins)
+
+
+def decodings(kind: str, model):
+    """(label, outputs -> a*b*) for every setting of the grid."""
+    if kind == "standard":
+        for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
+            yield f"correction {a:g}, T {t:g}", lambda o, a=a, t=t: annealed(model, o, a, t)
+    elif kind == "gain":
+        for a, t, k in product(PRIOR_CORRECTIONS, TEMPERATURES, GAINS):
+            yield f"correction {a:g}, T {t:g}, gain {k:g}", lambda o, a=a, t=t, k=k: annealed(model, o, a, t) * k
+    else:
+        for (a, t), r in product(STEP_BOLD, STEPS):
+            def step(o, a=a, t=t, r=r):
+                m = annealed(model, o, 1.0, 1.0)
+                d = annealed(model, o, a, t) - m
+                return m + d * (r / d.norm(dim=1, keepdim=True).clamp_min(1e-6)).clamp(max=1.0)
+            yield f"b = correction {a:g} T {t:g}, r {r:g}", step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos-of", required=True, metavar="RUN", help="the colorize run whose split gives the photos")
+    ap.add_argument("--split", default="val", choices=("val", "test", "train"))
+    ap.add_argument("--member", action="append", required=True)
+    ap.add_argument("--tta", default="none", choices=("none", "hflip"))
+    ap.add_argument("--decoding", default="standard", choices=("standard", "gain", "step"))
+    ap.add_argument("--margin-db", type=float, default=0.5)
+    ap.add_argument("--min-ratio", type=float, default=0.6)
+    args = ap.parse_args()
+    members = [member(m) for m in args.member]
+    ds = run_test_split(Path(args.photos_of), "colorize", args.split)
+    photos = [decode_image(ds.source(i)) for i in range(len(ds))]
+    outs = [sum(log_probs(m, rgb, args.tta == "hflip") for m in members) / len(members) for rgb in photos]
+    colour_orig = [colourfulness(rgb) for rgb in photos]
+    first = members[0]
+    best = None
+    for label, to_ab in decodings(args.decoding, first.model):
+        first.model.to_ab = to_ab
+        done = [compose(first, rgb, o) for rgb, o in zip(photos, outs)]
+        r = scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
+                   [colourfulness(d.rgb) for d in done], colour_orig)
+        print(row(label, r), flush=True)
+        if r["psnr"] - r["psnr_grey"] > args.margin_db and (best is None or r["colourfulness_ratio"] > best[1]["colourfulness_ratio"]):
+            best = (label, r)
+    if best is None:
+        print(f"nothing beats grey by {args.margin_db:g} dB: fails")
+    else:
+        label, r = best
+        verdict = "passes" if round(r["colourfulness_ratio"], 2) >= args.min_ratio else "fails"
+        print(f"most colourful beating grey by {args.margin_db:g} dB: {label}, {r['psnr'] - r['psnr_grey']:+.2f} dB at "
+              f"{r['colourfulness_ratio']:.2f}: {verdict} (ratio {args.min_ratio:g} needed)")
+
+
+if __name__ == "__main__":
+    main()
