@@ -95,6 +95,14 @@ def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: Callabl
     return LoadedModel(model.eval(), meta)
 
 
+def decoded_scores(loaded: LoadedModel, photos: list[np.ndarray], outputs: list[torch.Tensor],
+                   colour_orig: list[float]) -> dict:
+    """The scores of `photos` colorized from the network's `outputs` by the model's current decoding."""
+    done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
+    return scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
+                  [colourfulness(d.rgb) for d in done], colour_orig)
+
+
 def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, float, dict]]:
     """Scores of every (prior correction, temperature) on `photos`; the network runs once per photo."""
     outputs = [network_outputs(loaded, rgb) for rgb in photos]
@@ -103,9 +111,7 @@ def sweep(loaded: LoadedModel, photos: list[np.ndarray]) -> list[tuple[float, fl
     for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
         loaded.model.prior_correction.fill_(a)
         loaded.model.temperature.fill_(t)
-        done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
-        results.append((a, t, scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
-                                     [colourfulness(d.rgb) for d in done], colour_orig)))
+        results.append((a, t, decoded_scores(loaded, photos, outputs, colour_orig)))
     return results
 
 

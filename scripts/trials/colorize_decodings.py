@@ -24,14 +24,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ship_colorize import PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, row  # noqa: E402
-from trivision.colorize import compose, network_outputs  # noqa: E402
+from ship_colorize import PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, decoded_scores, row  # noqa: E402
+from trivision.colorize import network_outputs  # noqa: E402
 from trivision.data.images import decode_image  # noqa: E402
 from trivision.engine.checkpoint import load_weights  # noqa: E402
 from trivision.errors import TrivisionError  # noqa: E402
 from trivision.evaluate import run_test_split  # noqa: E402
 from trivision.inference import LoadedModel, load_model  # noqa: E402
-from trivision.tasks.colorize import colourfulness, psnr, scores  # noqa: E402
+from trivision.models.koala import Koala  # noqa: E402
+from trivision.tasks.colorize import colourfulness  # noqa: E402
 
 GAINS = (1.0, 1.25, 1.5, 1.75, 2.0)
 STEP_BOLD = list(product((0.0, 0.25, 0.5), (0.38, 1.0)))
@@ -57,9 +58,11 @@ def log_probs(loaded: LoadedModel, rgb, mirror: bool) -> torch.Tensor:
     return out
 
 
-def annealed(model, outputs: torch.Tensor, correction: float, temperature: float) -> torch.Tensor:
-    logits = outputs - correction * model.bin_weights.log()[:, None, None]
-    return torch.einsum("nqhw,qc->nchw", torch.softmax(logits / temperature, 1), model.ab_bins)
+def annealed(model: Koala, outputs: torch.Tensor, correction: float, temperature: float) -> torch.Tensor:
+    """The product's decoding (Koala.to_ab) at these settings."""
+    model.prior_correction.fill_(correction)
+    model.temperature.fill_(temperature)
+    return Koala.to_ab(model, outputs)
 
 
 def decodings(kind: str, model):
@@ -97,10 +100,8 @@ def main() -> None:
     first = members[0]
     best = None
     for label, to_ab in decodings(args.decoding, first.model):
-        first.model.to_ab = to_ab
-        done = [compose(first, rgb, o) for rgb, o in zip(photos, outs)]
-        r = scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
-                   [colourfulness(d.rgb) for d in done], colour_orig)
+        first.model.to_ab = to_ab  # compose decodes through it
+        r = decoded_scores(first, photos, outs, colour_orig)
         print(row(label, r), flush=True)
         if r["psnr"] - r["psnr_grey"] > args.margin_db and (best is None or r["colourfulness_ratio"] > best[1]["colourfulness_ratio"]):
             best = (label, r)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from trivision.cli import parse_logit_bias
@@ -21,13 +20,8 @@ from trivision.data.loading import resize
 from trivision.evaluate import run_test_split
 from trivision.faces import LFW_EXPAND, central_face, central_part, detect_faces, frame_face
 from trivision.inference import load_model
+from trivision.tasks import get_task
 from trivision.tasks.gender import frame_crop
-
-
-def scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """(accuracy, balanced accuracy) in percent."""
-    recalls = [np.mean(pred[truth == c] == c) for c in np.unique(truth)]
-    return 100 * float(np.mean(pred == truth)), 100 * float(np.mean(recalls))
 
 
 def main() -> None:
@@ -44,7 +38,13 @@ def main() -> None:
     loaded = load_model(str(Path(args.run) / "model.safetensors"))
     loaded.tta, loaded.bias = args.tta, parse_logit_bias(args.logit_bias)
     ds = run_test_split(Path(args.run), "gender", args.split)
-    truth = np.array([loaded.classes.index(label) for label in ds.labels])
+    truth = torch.tensor([loaded.classes.index(label) for label in ds.labels])
+    task = get_task("gender")
+
+    def scores(probs: torch.Tensor) -> tuple[float, float]:
+        """(accuracy, balanced accuracy) in percent, as `trivision evaluate` computes them."""
+        m = task.metrics(probs, truth, loaded.classes)
+        return 100 * m["accuracy"], 100 * m["balanced_accuracy"]
     crop = frame_crop(loaded)
     for part in (1.0, 0.5):
         views: dict[float, list] = {s: [] for s in scales}
@@ -55,7 +55,7 @@ def main() -> None:
                 view = central_part(rgb, crop) if box is None else frame_face(rgb, box, LFW_EXPAND * crop * s)
                 views[s].append(resize(view, loaded.image_size))
         probs = {s: loaded.probabilities(torch.stack(views[s])) for s in scales}
-        (a1, b1), (an, bn) = (scores(p.argmax(1).numpy(), truth) for p in (probs[1.0], sum(probs.values()) / len(scales)))
+        (a1, b1), (an, bn) = scores(probs[1.0]), scores(sum(probs.values()) / len(scales))
         print(f"{args.run}, {'whole frames' if part == 1 else 'central half'}: one scale {a1:.2f} / {b1:.2f}; "
               f"{len(scales)} scales {an:.2f} / {bn:.2f}; gain {an - a1:+.2f} / {bn - b1:+.2f}", flush=True)
 
