@@ -85,6 +85,15 @@ def test_a_network_of_one_input_size_refuses_another():
         LoadedModel(LeftBright(), _cars_meta(), ["1", "2"], size=16).image_size
 
 
+def test_resize_to_refuses_at_once_a_size_the_network_cannot_take():
+    meta = {"model": "gender-tiny", "task": "gender", "classes": ["female", "male"], "image_size": 100}
+    with pytest.raises(TrivisionError, match="sees photos at 100x100 only, not 128x128"):
+        LoadedModel(LeftBright(), meta, ["female", "male"]).resize_to(128)
+    loaded = LoadedModel(LeftBright(), _cars_meta(), ["1", "2"])
+    loaded.resize_to(96)
+    assert loaded.image_size == 96
+
+
 def test_an_onnx_graph_takes_its_exported_size_only():
     exported = LoadedModel(LeftBright(), _cars_meta(test_size=80, onnx_size=80), ["1", "2"])
     assert exported.image_size == 80

@@ -63,7 +63,9 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded = load_model(model or DEFAULT_MODEL[task_name])
     if loaded.task != task_name:
         raise TrivisionError(f"model '{loaded.meta['model']}' is for task '{loaded.task}', not '{task_name}'")
-    loaded.tta, loaded.bias, loaded.size = tta or "", bias, size or 0
+    loaded.tta, loaded.bias = tta or "", bias
+    if size:
+        loaded.resize_to(size)  # before any photo: a network that takes one size only refuses here
     if task.label_column is None:  # colorize: every photo is scored against itself
         return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"]}
     unknown = 0

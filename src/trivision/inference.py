@@ -58,11 +58,19 @@ class LoadedModel:
         """Names for people (cars: 'AM General Hummer SUV 2000'); the classes themselves when none were stored."""
         return list(self.meta.get("class_names") or self.classes)
 
+    def resize_to(self, size: int) -> None:
+        """Resize photos to `size` from now on; refused at once if the network takes one size only."""
+        self.size = size
+        self._checked_size()
+
     @property
     def image_size(self) -> int:
         """The side photos are resized to: `size` when set, else the weights' test size (chosen on validation
         when shipped: a network trained on zoomed views may see better somewhat larger), else their training
         size. An exported ONNX graph takes the size it was exported at (metadata 'onnx_size') only."""
+        return self._checked_size()
+
+    def _checked_size(self) -> int:
         trained, exported = int(self.meta["image_size"]), int(self.meta.get("onnx_size", 0))
         size = int(self.size or exported or self.meta.get("test_size") or trained)
         fixed = exported or (0 if takes_any_size(self.meta) else trained)

@@ -40,8 +40,7 @@ def predict_files(task_name: str, paths: list[str], model: str | LoadedModel | N
     if tta:
         loaded.tta = tta
     if size:
-        loaded.size = size
-        loaded.image_size  # noqa: B018 (raises here, before any photo, for a network that takes one size only)
+        loaded.resize_to(size)  # before any photo: a network that takes one size only refuses here
     for path in paths:
         try:
             answers = predict_image(loaded, task, path, framing)
