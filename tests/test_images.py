@@ -111,6 +111,17 @@ def test_one_pixel_image(tmp_path):
     assert small[:, 50, 50].tolist() == [1, 2, 3]
 
 
+def test_a_float_image_file_within_0_to_1_is_scaled_like_a_float_array(tmp_path):
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (8, 1))
+    ramp[0, 0] = np.nan
+    Image.fromarray(ramp, mode="F").save(tmp_path / "float.tif")
+    out = decode_image(tmp_path / "float.tif")
+    assert out.shape == (8, 64, 3) and out[0, 0, 0] == 0 and out[1, -1, 0] == 255
+    assert 120 <= out[4, 32, 0] <= 136, "a mid-grey float pixel should stay mid-grey"
+    Image.fromarray(ramp * 200, mode="F").save(tmp_path / "float255.tif")  # floats on the 0-255 scale stay on it
+    assert 95 <= decode_image(tmp_path / "float255.tif")[4, 32, 0] <= 106
+
+
 def test_arrays_float_grey_and_rgba():
     grey = np.full((4, 5), 0.5, np.float32)
     out = decode_image(grey)

@@ -17,9 +17,11 @@ Image.MAX_IMAGE_PIXELS = None  # we enforce MAX_PIXELS ourselves, with a clear m
 
 def _to_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit or float grey: scale the full range to 8 bits instead of clipping it
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        # 16-bit or float grey: scale the full range to 8 bits instead of clipping it; a float image within
+        # [0, 1] is that range, as for arrays (decode_image of a float array)
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        top = arr.max(initial=0)
+        hi = 65535.0 if img.mode.startswith("I;16") or top > 255 else 1.0 if img.mode == "F" and top <= 1 else 255.0
         arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
         img = Image.fromarray(arr, mode="L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
