@@ -8,7 +8,8 @@ photos: every colour photo of DIR (e.g. ../shared/data/seed-colorization/test), 
 RUN (a `trivision train colorize` run folder: the photos it never trained or selected on); --limit N keeps the
 first N, --sample N a seeded random N of DIR's (another source's photos, e.g. LFW faces or cars). Targets, for
 every model but the lab's reproduction: PSNR above the grey baseline (a*b* = 0) and a colourfulness ratio
-of at least 0.6. The time is that of colorizing one 256x256 photo (median of 5, after a warm-up), model
+of at least 0.6. The cast is what colour the model gives the pixels that are grey in the original (asphalt, a
+white wall, a cloud): their mean a*, b* and chroma (a*, b* > 0: a warm, sepia-like cast). The time is that of colorizing one 256x256 photo (median of 5, after a warm-up), model
 loading excluded. --gallery draws the first 8 photos, one row each: grey | each model | original.
 Prints a table; the last line is JSON.
 """
@@ -93,13 +94,15 @@ def main() -> int:
                      "meets_targets": None if lab else meets_targets(r)})
     drawn = f", a random {args.sample} (seed {args.seed})" if args.sample else ""
     print(f"photos: {args.data or 'test split of ' + args.test_split_of}{drawn} ({rows[0]['n']} in colour)")
-    print("| model | objective | PSNR | grey PSNR | PSNR - grey (± s.e.) | colourfulness ratio | s per 256px photo | targets |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| model | objective | PSNR | grey PSNR | PSNR - grey (± s.e.) | colourfulness ratio "
+          "| cast on grey pixels: a*, b* (chroma) | s per 256px photo | targets |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         verdict = {None: "(lab)", True: "met", False: "MISSED"}[r["meets_targets"]]
         print(f"| {r['model']} | {r['loss']} | {r['psnr']:.2f} | {r['psnr_grey']:.2f} | "
               f"{r['psnr'] - r['psnr_grey']:+.2f} ± {r['psnr_over_grey_se']:.2f} | "
-              f"{r['colourfulness_ratio']:.2f} | {r['seconds_per_256px_photo']:.2f} | {verdict} |")
+              f"{r['colourfulness_ratio']:.2f} | {r['cast_a']:+.1f}, {r['cast_b']:+.1f} ({r['cast_chroma']:.1f}) | "
+              f"{r['seconds_per_256px_photo']:.2f} | {verdict} |")
     if args.gallery:
         photos = [rgb for rgb in (decode_image(ds.source(i)) for i in range(len(ds))) if not is_grey(rgb)]
         gallery(Path(args.gallery), loaded, photos[:GALLERY_ROWS])

@@ -19,7 +19,8 @@ from trivision.data.datasets import read_dataset
 from trivision.data.lab import ab_bins, lab_to_rgb_keeping_l, nearest_bin, rgb_to_lab
 from trivision.engine.checkpoint import load_weights
 from trivision.tasks import get_task
-from trivision.tasks.colorize import colourfulness, meets_targets, psnr, rebalancing_weights, standard_error
+from trivision.tasks.colorize import (cast_on_grey, colourfulness, mean_cast, meets_targets, psnr, rebalancing_weights,
+                                      standard_error)
 
 SIZE = "64"  # the model's input side in these tests: small, so that everything runs in seconds
 
@@ -343,3 +344,18 @@ def test_colorize_errors(run, photos, tmp_path, tiny_weights):
 @pytest.mark.parametrize("psnr_out, ratio, met", [(22.1, 0.6, True), (22.0, 0.9, False), (23.0, 0.59, False)])
 def test_targets_need_psnr_above_grey_and_ratio_of_at_least_0_6(psnr_out, ratio, met):
     assert meets_targets({"psnr": psnr_out, "psnr_grey": 22.0, "colourfulness_ratio": ratio}) is met
+
+
+def test_the_cast_is_the_colour_given_to_pixels_grey_in_the_original():
+    original = np.full((4, 8, 3), 128, np.uint8)
+    original[:, 4:] = (200, 40, 40)                     # half grey, half red
+    colorized = original.copy()
+    colorized[:, :4] = (150, 125, 95)                   # the grey half turned warm (sepia-like)
+    share, a, b, chroma = cast_on_grey(colorized, original)
+    assert share == 0.5 and a > 0 and b > 10 and chroma >= np.hypot(a, b) - 1e-4
+    assert cast_on_grey(original, original)[1:] == pytest.approx((0, 0, 0), abs=0.5)  # left grey: no cast
+    no_grey = np.full((2, 2, 3), (200, 40, 40), np.uint8)
+    assert cast_on_grey(no_grey, no_grey)[0] == 0.0
+    cast = mean_cast([cast_on_grey(colorized, original), cast_on_grey(no_grey, no_grey)])
+    assert cast["grey_pixel_share"] == 0.25 and cast["cast_b"] == pytest.approx(b)  # photos with no grey: left out
+    assert np.isnan(mean_cast([cast_on_grey(no_grey, no_grey)])["cast_chroma"])

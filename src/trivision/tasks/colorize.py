@@ -32,6 +32,7 @@ from trivision.models.koala import AB_SCALE
 REBALANCE_LAMBDA = 0.5  # weight of the uniform distribution in the mix
 REBALANCE_SIGMA = 5.0   # a*b* units: the Gaussian that smooths the bins' distribution
 MIN_COLOURFULNESS_RATIO = 0.6  # the targets' (meets_targets): colours at least 60% as vivid as the originals'
+GREY_CHROMA = 5.0  # a*b* units: a pixel of the original under this chroma is grey (asphalt, a white wall, a cloud)
 
 
 class ColorizeTask:
@@ -100,7 +101,7 @@ class ColorizeTask:
     def evaluate(self, loaded, ds: Dataset, skip_bad: bool = False) -> dict:
         """Colorize every colour photo of `ds` at its own size and score it against the original."""
         from trivision.colorize import colorize_photo
-        psnr_out, psnr_grey, colour_out, colour_orig = [], [], [], []
+        psnr_out, psnr_grey, colour_out, colour_orig, casts = [], [], [], [], []
         bad = grey = 0
         for i in range(len(ds)):
             try:
@@ -118,10 +119,12 @@ class ColorizeTask:
             psnr_grey.append(psnr(result.grey, rgb))
             colour_out.append(colourfulness(result.rgb))
             colour_orig.append(colourfulness(rgb))
+            casts.append(cast_on_grey(result.rgb, rgb))
         if not psnr_out:
             raise TrivisionError(f"{ds.root}: no colour photos to evaluate among {len(ds)} rows "
                                  f"({grey} grey, {bad} undecodable)")
-        return {**scores(psnr_out, psnr_grey, colour_out, colour_orig), "skipped_grey": grey, "skipped_bad": bad}
+        return {**scores(psnr_out, psnr_grey, colour_out, colour_orig), **mean_cast(casts),
+                "skipped_grey": grey, "skipped_bad": bad}
 
 
 def rebalancing_weights(images_uint8: torch.Tensor, centres: torch.Tensor, chunk: int = 32) -> torch.Tensor:
@@ -145,6 +148,28 @@ def scores(psnr_out: list[float], psnr_grey: list[float], colour_out: list[float
             "psnr_over_grey_se": standard_error(np.subtract(psnr_out, psnr_grey)),
             "colourfulness": float(np.mean(colour_out)), "colourfulness_original": mean_orig,
             "colourfulness_ratio": float(np.mean(colour_out)) / mean_orig if mean_orig > 0 else float("nan")}
+
+
+def cast_on_grey(colorized: np.ndarray, original: np.ndarray) -> tuple[float, float, float, float]:
+    """Where the original is grey (chroma under GREY_CHROMA), what colour the colorization gave it: the share of
+    such pixels and their mean a*, b* and chroma (nan for a photo with none). A sepia-like cast shows as a*, b* > 0."""
+    def ab(rgb):
+        return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0)[0, 1:].flatten(1)
+    grey = ab(original).norm(dim=0) < GREY_CHROMA
+    if not grey.any():
+        return 0.0, float("nan"), float("nan"), float("nan")
+    given = ab(colorized)[:, grey]
+    return (float(grey.float().mean()), float(given[0].mean()), float(given[1].mean()),
+            float(given.norm(dim=0).mean()))
+
+
+def mean_cast(casts: list[tuple[float, float, float, float]]) -> dict:
+    """cast_on_grey over photos: the mean share of grey pixels, and their mean a*, b* and chroma per photo that
+    has any (nan when none has)."""
+    share = float(np.mean([c[0] for c in casts]))
+    some = np.array([c[1:] for c in casts if c[0] > 0]).reshape(-1, 3)
+    a, b, chroma = some.mean(0).tolist() if len(some) else [float("nan")] * 3
+    return {"grey_pixel_share": share, "cast_a": a, "cast_b": b, "cast_chroma": chroma}
 
 
 def meets_targets(result: dict) -> bool:
