@@ -229,6 +229,55 @@ def test_evaluate_prints_a_table_then_json(run, photos, tmp_path):
     assert any(line.startswith("psnr_grey") for line in out.splitlines())
 
 
+def test_the_decoding_settings_can_be_overridden_and_change_the_colours(run, photos, tmp_path):
+    data = tmp_path / "data"
+    make_photos(data, count=2, seed=3)
+    base = ("evaluate", "colorize", "--data", str(data), "--weights", str(run))
+    code, out, err = cli(*base)
+    assert code == 0, err
+    own = last_json(out)
+    _, meta = load_weights(run / "model.safetensors")
+    code, out, err = cli(*base, "--prior-correction", "1", "--temperature", "1")
+    assert code == 0, err
+    calibrated = last_json(out)
+    assert (calibrated["prior_correction"], calibrated["temperature"]) == (1.0, 1.0)
+    assert own["prior_correction"] == 0.0 and own["temperature"] == pytest.approx(0.38)  # the weights' own
+    assert calibrated["colourfulness"] != own["colourfulness"]
+    photo = str(next(data.glob("*.jpg")))
+    outputs = {}
+    for flags in ((), ("--prior-correction", "1", "--temperature", "1")):
+        folder = tmp_path / ("own" if not flags else "calibrated")
+        code, _, err = cli("colorize", photo, "--weights", str(run), "--output-dir", str(folder), *flags)
+        assert code == 0, err
+        outputs[folder.name] = np.asarray(Image.open(next(folder.glob("*[!e].png"))))
+    assert not np.array_equal(outputs["own"], outputs["calibrated"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--prior-correction", "1.5"), "--prior-correction 1.5: give 0 (bold) to 1 (calibrated)"),
+    (("--temperature", "0"), "--temperature 0: give a number above 0 and at most 10"),
+])
+def test_decoding_settings_out_of_range_are_one_error_line(run, photos, tmp_path, flags, message):
+    code, _, err = cli("colorize", str(next(photos.glob("*.jpg"))), "--weights", str(run), "--output-dir",
+                       str(tmp_path / "o"), *flags)
+    assert code == 2
+    assert_one_error_line(err, message)
+
+
+def test_decoding_settings_are_refused_where_there_are_none(photos, tmp_path, toy_dir, tiny_weights):
+    code, _, err = cli(*train_args(photos, tmp_path / "mse", "--set", "loss=mse", "--epochs", "1"))
+    assert code == 0, err
+    code, _, err = cli("evaluate", "colorize", "--data", str(photos), "--weights", str(tmp_path / "mse"),
+                       "--temperature", "0.5")
+    assert code == 2
+    assert_one_error_line(err, "--prior-correction and --temperature set how a koala trained with the classify "
+                               "objective decodes its bins; model 'koala' was trained with mse, which has no such settings")
+    code, _, err = cli("evaluate", "gender", "--data", str(toy_dir), "--weights", str(tiny_weights),
+                       "--prior-correction", "0.5")
+    assert code == 2
+    assert_one_error_line(err, "--prior-correction and --temperature are colorize's decoding settings")
+
+
 def test_evaluate_the_runs_test_split(run):
     code, out, err = cli("evaluate", "colorize", "--run", str(run))
     assert code == 0, err

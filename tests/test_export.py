@@ -171,6 +171,11 @@ def test_colorize_runtime_onnx(koala_weights, photo, tmp_path):
     a = np.asarray(Image.open(tmp_path / "torch" / "astronaut.png"), dtype=np.int16)
     b = np.asarray(Image.open(tmp_path / "onnx" / "astronaut.png"), dtype=np.int16)
     assert a.shape == b.shape and np.abs(a - b).max() <= 1
+    code, _, err = cli("colorize", str(photo), "--output-dir", str(tmp_path / "onnx"), "--runtime", "onnx",
+                       "--onnx", str(onnx_file), "--temperature", "1")
+    assert code == 2
+    assert_one_error_line(err, "--prior-correction and --temperature: an ONNX graph decodes as it was exported; "
+                               "use the PyTorch weights (--runtime torch)")
 
 
 def test_python_api_loads_onnx(gender_onnx, photo):

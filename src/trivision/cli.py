@@ -78,9 +78,14 @@ def cmd_evaluate(args) -> None:
     from trivision.evaluate import evaluate
     if args.split != "test" and not args.run:
         raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
+    decoding = {k: v for k, v in (("prior_correction", args.prior_correction), ("temperature", args.temperature))
+                if v is not None}
+    if decoding and args.task != "colorize":
+        raise TrivisionError("--prior-correction and --temperature are colorize's decoding settings")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
-                      which=args.split, bias=parse_logit_bias(args.logit_bias), size=args.image_size)
+                      which=args.split, bias=parse_logit_bias(args.logit_bias), size=args.image_size,
+                      decoding=decoding)
     _print_metrics_table(result, percent=args.task != "colorize")  # colorize: dB, colourfulness and a ratio
     _print_json(result)
 
@@ -187,7 +192,8 @@ def cmd_colorize(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = _runtime_model(args) or args.weights or args.model
-    _print_answers(colorize_files(args.images, args.output_dir, model=model))
+    _print_answers(colorize_files(args.images, args.output_dir, model=model, prior_correction=args.prior_correction,
+                                  temperature=args.temperature))
 
 
 # --- augment-preview, params -------------------------------------------------------------------
@@ -216,6 +222,13 @@ def _add_tta_flag(parser) -> None:
 def _add_size_flag(parser) -> None:
     parser.add_argument("--image-size", type=int, help="cars: the side photos are resized to; default: the weights' "
                         "own test size, chosen on validation when shipped, else their training size")
+
+
+def _add_decoding_flags(parser) -> None:
+    parser.add_argument("--prior-correction", type=float, metavar="A", help="colorize: 0 (bold colours, often "
+                        "wrong) to 1 (calibrated: duller, safer); default: the weights' own, chosen on validation")
+    parser.add_argument("--temperature", type=float, metavar="T", help="colorize: the annealed mean's temperature "
+                        "(lower: bolder; Zhang et al. 0.38); default: the weights' own")
 
 
 def _add_runtime_flags(parser) -> None:
@@ -283,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--logit-bias", nargs="+", metavar="CLASS=B", help="added to these classes' log-probabilities "
                    "before the choice (default: the weights' own; CLASS=0 for none)")
     _add_size_flag(e)
+    _add_decoding_flags(e)
     e.add_argument("--limit", type=int)
     e.add_argument("--skip-bad", action="store_true")
     e.set_defaults(func=cmd_evaluate)
@@ -304,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", help="shipped model name (colorize-koala)")
     c.add_argument("--weights", help="a .safetensors file or run folder")
     c.add_argument("--threads", type=int, help="torch CPU threads (torch's default)")
+    _add_decoding_flags(c)
     _add_runtime_flags(c)
     c.set_defaults(func=cmd_colorize)
 

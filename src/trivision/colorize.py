@@ -81,9 +81,37 @@ def load_colorizer(model: str | LoadedModel | None) -> LoadedModel:
     return loaded
 
 
-def colorize_files(paths: list[str], output_dir: str, model: str | LoadedModel | None = None) -> Iterator[dict]:
-    """Write OUTPUT_DIR/NAME.png and NAME-compare.png for each photo; one dict per photo (or its error)."""
+def set_decoding(loaded: LoadedModel, prior_correction: float | None = None, temperature: float | None = None) -> None:
+    """Decode with these settings instead of the weights' own (chosen on validation photos when shipped): a prior
+    correction from 0 (the rebalanced, bold colours) to 1 (calibrated, duller, safer) and the annealed mean's
+    temperature (lower: bolder). Only the classify objective has them, and only in PyTorch (ONNX bakes them in)."""
+    if prior_correction is None and temperature is None:
+        return
+    from trivision.models.koala import Koala
+    if not isinstance(loaded.model, Koala):
+        raise TrivisionError("--prior-correction and --temperature: an ONNX graph decodes as it was exported; "
+                             "use the PyTorch weights (--runtime torch)")
+    if not hasattr(loaded.model, "temperature"):
+        raise TrivisionError(f"--prior-correction and --temperature set how a koala trained with the classify "
+                             f"objective decodes its bins; model '{loaded.meta['model']}' was trained with "
+                             f"{loaded.meta.get('loss')}, which has no such settings")
+    if prior_correction is not None:
+        if not 0 <= prior_correction <= 1:
+            raise TrivisionError(f"--prior-correction {prior_correction:g}: give 0 (bold) to 1 (calibrated)")
+        loaded.model.prior_correction.fill_(prior_correction)
+    if temperature is not None:
+        if not 0 < temperature <= 10:
+            raise TrivisionError(f"--temperature {temperature:g}: give a number above 0 and at most 10 "
+                                 "(0.38: Zhang et al.'s; lower: bolder)")
+        loaded.model.temperature.fill_(temperature)
+
+
+def colorize_files(paths: list[str], output_dir: str, model: str | LoadedModel | None = None,
+                   prior_correction: float | None = None, temperature: float | None = None) -> Iterator[dict]:
+    """Write OUTPUT_DIR/NAME.png and NAME-compare.png for each photo; one dict per photo (or its error).
+    `prior_correction`, `temperature`: decode with these instead of the weights' own (set_decoding)."""
     loaded = load_colorizer(model)
+    set_decoding(loaded, prior_correction, temperature)
     out = Path(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

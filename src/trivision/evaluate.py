@@ -46,10 +46,11 @@ def known_class_rows(ds: Dataset, loaded) -> tuple[Dataset, int]:
 def evaluate(task_name: str, data: str | None = None, run: str | None = None, model: str | None = None,
              framing: str = "detect", skip_bad: bool = False, limit: int | None = None,
              tta: str | None = None, which: str = "test", bias: dict[str, float] | None = None,
-             size: int | None = None, per_row: bool = False) -> dict:
+             size: int | None = None, per_row: bool = False, decoding: dict | None = None) -> dict:
     """`which`: the run's split to evaluate (test; val to choose settings by); `tta`: override the weights'
     own test-time augmentation (inference.TEST_TIME); `bias`: override their logit bias (class -> bias);
     `size`: override the side photos are resized to (cars: the weights' test size, else training size);
+    `decoding`: colorize's decoding settings instead of the weights' own (colorize.set_decoding's arguments);
     `per_row`: also return `predicted`, the class chosen for each row, in the dataset's order (None for a row
     skipped as bad; cars: rows of known classes only), to pair one system's answers with another's."""
     task = get_task(task_name)
@@ -67,7 +68,11 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     if size:
         loaded.resize_to(size)  # before any photo: a network that takes one size only refuses here
     if task.label_column is None:  # colorize: every photo is scored against itself
-        return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"]}
+        from trivision.colorize import set_decoding
+        set_decoding(loaded, **(decoding or {}))
+        in_use = {k: round(float(getattr(loaded.model, k)), 4) for k in ("prior_correction", "temperature")
+                  if hasattr(loaded.model, k)}
+        return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"], **in_use}
     unknown = 0
     if task.skip_unknown_classes:
         ds, unknown = known_class_rows(ds, loaded)
