@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from trivision.faces import LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, frame_face
+from trivision.faces import (LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, frame_face,
+                             frames_whole_photo)
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test extra) is not installed")
 
@@ -144,6 +145,34 @@ def test_gender_task_frames(astronaut, face_box):
     assert part.shape[:2] == (round(astronaut.shape[0] * 0.6), round(astronaut.shape[1] * 0.6))
     assert np.array_equal(part, central_part(astronaut, 0.6))
     assert np.array_equal(task.labelled_frame("as-is", centre)(astronaut), part)
+
+
+def test_a_photo_framed_like_lfw_is_recognised_as_its_own_frame():
+    side = 250
+    box = Box(65, 65, 120, 120)  # the frame around it, 2.08 x 120 = 250, is the photo
+    assert frames_whole_photo(box, (side, side, 3))
+    assert frames_whole_photo(Box(60, 70, 130, 130), (side, side, 3))  # the detector's jitter: 8% larger, shifted
+    assert not frames_whole_photo(Box(50, 50, 150, 150), (side, side, 3))  # a frame 25% larger: a looser photo
+    assert not frames_whole_photo(Box(90, 65, 120, 120), (side, side, 3))  # off centre by 10% of the side
+    assert not frames_whole_photo(Box(65, 65, 120, 120), (side, 2 * side, 3))  # not square: a wider scene
+    assert not frames_whole_photo(Box(65, 65, 120, 120), (600, 600, 3))  # a small face in a larger photo
+
+
+def test_detect_framing_uses_an_lfw_framed_photo_whole(astronaut, face_box):
+    from types import SimpleNamespace
+
+    from trivision.tasks import get_task
+    task = get_task("gender")
+    lfw_like = np.ascontiguousarray(frame_face(astronaut, face_box))  # the astronaut framed as LFW frames faces
+    box = central_face(detect_faces(lfw_like), lfw_like.shape)
+    assert box is not None and frames_whole_photo(box, lfw_like.shape)
+    centre = SimpleNamespace(meta={"frame_crop": 0.6})
+    (found, view), = task.frames(lfw_like, "detect", centre)
+    assert found == box  # the detector's box is still reported...
+    assert np.array_equal(view, central_part(lfw_like, 0.6))  # ...but the photo is its own frame, as as-is sees it
+    assert np.array_equal(task.labelled_frame("detect", centre)(lfw_like), view)
+    (_, cut), = task.frames(astronaut, "detect", centre)  # the whole astronaut photo is no LFW frame: cut as before
+    assert cut.shape[0] == round(max(face_box.w, face_box.h) * LFW_EXPAND * 0.6)
 
 
 def test_central_part():

@@ -68,14 +68,28 @@ def test_the_offset_decoding_takes_out_the_calibration_photos_mean_cast(koala_we
     assert residual.abs().max() < 1e-3           # ...and the offset takes it out (sign and weighting right)
 
 
-def test_framing_scales_compares_one_scale_with_their_mean(toy_dir, tiny_weights, tmp_path):
-    run = tmp_path / "run"
-    code, _, err = cli("split", "gender", "--data", str(toy_dir), "--output-dir", str(run))
+def _toy_gender_run(toy_dir, weights, folder):
+    """A run folder holding a split of the toy faces and `weights`, as the gender trials read one."""
+    code, _, err = cli("split", "gender", "--data", str(toy_dir), "--output-dir", str(folder))
     assert code == 0, err
-    shutil.copyfile(tiny_weights, run / "model.safetensors")
+    shutil.copyfile(weights, folder / "model.safetensors")
+    return folder
+
+
+def test_framing_scales_compares_one_scale_with_their_mean(toy_dir, tiny_weights, tmp_path):
+    run = _toy_gender_run(toy_dir, tiny_weights, tmp_path / "run")
     done = run_python(str(REPO / "scripts/trials/framing_scales.py"), str(run), "--logit-bias", "female=0.5")
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and "whole frames: one scale" in lines[0] and "central half" in lines[1]
     refused = run_python(str(REPO / "scripts/trials/framing_scales.py"), str(run), "--scales", "0.9,1.1")
     assert refused.returncode != 0 and "--scales must include 1" in refused.stderr
+
+
+def test_frame_snap_compares_todays_framing_with_snapping(toy_dir, tiny_weights, tmp_path):
+    run = _toy_gender_run(toy_dir, tiny_weights, tmp_path / "run")
+    done = run_python(str(REPO / "scripts/trials/frame_snap.py"), str(run), "--logit-bias", "female=0.5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and "whole frames:" in lines[0] and "central half:" in lines[1]
+    assert all(" snapped; today " in ln and "; gain " in ln for ln in lines)

@@ -10,17 +10,13 @@ evaluate` does. The weights' bias is applied to each scale's probabilities befor
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
-from trivision.cli import parse_logit_bias
+from gender_cells import load_cell  # scripts/trials/gender_cells.py
 from trivision.data.images import decode_image
 from trivision.data.loading import resize
-from trivision.evaluate import run_test_split
 from trivision.faces import LFW_EXPAND, central_face, central_part, detect_faces, frame_face
-from trivision.inference import load_model
-from trivision.tasks import get_task
 from trivision.tasks.gender import frame_crop
 
 
@@ -35,16 +31,7 @@ def main() -> None:
     scales = [float(s) for s in args.scales.split(",")]
     if 1.0 not in scales:
         ap.error("--scales must include 1, the one-scale framing it is compared with")
-    loaded = load_model(str(Path(args.run) / "model.safetensors"))
-    loaded.tta, loaded.bias = args.tta, parse_logit_bias(args.logit_bias)
-    ds = run_test_split(Path(args.run), "gender", args.split)
-    truth = torch.tensor([loaded.classes.index(label) for label in ds.labels])
-    task = get_task("gender")
-
-    def scores(probs: torch.Tensor) -> tuple[float, float]:
-        """(accuracy, balanced accuracy) in percent, as `trivision evaluate` computes them."""
-        m = task.metrics(probs, truth, loaded.classes)
-        return 100 * m["accuracy"], 100 * m["balanced_accuracy"]
+    loaded, ds, scores = load_cell(args.run, args.tta, args.logit_bias, args.split)
     crop = frame_crop(loaded)
     for part in (1.0, 0.5):
         views: dict[float, list] = {s: [] for s in scales}

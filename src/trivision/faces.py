@@ -16,6 +16,9 @@ import numpy as np
 
 LFW_EXPAND = 2.08     # frame side / OpenCV box side on LFW frames (see module docstring)
 MIN_FACE = 40         # smallest face, in pixels of the original photo, that must be found
+# On LFW frames the frame implied by the cascade's box is 0.92-1.12 of the photo's side (5-95%) and its centre
+# within 2.5% of the side of the photo's centre: a frame that close is the photo's own, cut again only by jitter
+SNAP_SCALE, SNAP_SHIFT, SNAP_SQUARE = 0.15, 0.05, 0.10
 _CASCADE_SIDE = 24    # the cascade's own window: faces are scaled so MIN_FACE stays above it
 _local = threading.local()  # one set of cascades per thread: detectMultiScale on a shared one is not thread-safe
 
@@ -80,6 +83,15 @@ def frame_face(rgb: np.ndarray, box: Box, expand: float = LFW_EXPAND) -> np.ndar
     if top or left or bottom or right:
         crop = cv2.copyMakeBorder(np.ascontiguousarray(crop), top, bottom, left, right, cv2.BORDER_REPLICATE)
     return crop
+
+
+def frames_whole_photo(box: Box, shape, expand: float = LFW_EXPAND) -> bool:
+    """Whether the LFW frame around `box` is the photo itself, but for the detector's jitter: a nearly square photo
+    whose face's frame is within SNAP_SCALE of its side and SNAP_SHIFT of its centre is framed like LFW already."""
+    h, w = shape[:2]
+    side = max(box.w, box.h) * expand
+    return (abs(h / w - 1) <= SNAP_SQUARE and abs(side / max(h, w) - 1) <= SNAP_SCALE
+            and abs(box.x + box.w / 2 - w / 2) <= SNAP_SHIFT * w and abs(box.y + box.h / 2 - h / 2) <= SNAP_SHIFT * h)
 
 
 def central_part(rgb: np.ndarray, fraction: float) -> np.ndarray:

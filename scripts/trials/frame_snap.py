@@ -1,0 +1,48 @@
+"""Detected faces in photos already framed like LFW, used whole ("snapped") instead of cut again around the
+detector's box, against today's framing: on a gender run's validation images, whole frames and their central half
+(tight crops), as session 24 tried it (docs/experiments.md, Gender; rule runs/s24-frame-snap-rule.txt).
+
+    python scripts/trials/frame_snap.py RUN [--tta hflip] [--logit-bias female=0.5]
+
+A face not found is classified as it is, as `trivision evaluate` does. Prints, per part, how many photos snapped
+and (accuracy / balanced accuracy) without and with snapping.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from gender_cells import load_cell  # scripts/trials/gender_cells.py
+from trivision.data.images import decode_image
+from trivision.data.loading import resize
+from trivision.faces import central_face, central_part, detect_faces, frames_whole_photo
+from trivision.tasks.gender import frame_crop, model_view
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run")
+    ap.add_argument("--tta", default="hflip", choices=("none", "hflip"))
+    ap.add_argument("--logit-bias", nargs="+", metavar="CLASS=B")
+    ap.add_argument("--split", default="val", choices=("val", "test"))
+    args = ap.parse_args()
+    loaded, ds, scores = load_cell(args.run, args.tta, args.logit_bias, args.split)
+    crop = frame_crop(loaded)
+    for part in (1.0, 0.5):
+        today, snapped, n_snapped = [], [], 0
+        for i in range(len(ds)):
+            rgb = central_part(decode_image(ds.source(i)), part)
+            box = central_face(detect_faces(rgb), rgb.shape)
+            snap = box is not None and frames_whole_photo(box, rgb.shape)
+            n_snapped += snap
+            today.append(resize(model_view(rgb, box, crop), loaded.image_size))
+            snapped.append(resize(model_view(rgb, None if snap else box, crop), loaded.image_size))
+        (a0, b0), (a1, b1) = (scores(loaded.probabilities(torch.stack(v))) for v in (today, snapped))
+        print(f"{args.run}, {'whole frames' if part == 1 else 'central half'}: {n_snapped} of {len(ds)} snapped; "
+              f"today {a0:.2f} / {b0:.2f}; snapped {a1:.2f} / {b1:.2f}; gain {a1 - a0:+.2f} / {b1 - b0:+.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
