@@ -40,3 +40,13 @@ def test_as_is_framing_gives_one_answer_for_any_photo(tiny_weights):
 def test_unknown_name_is_a_clear_error():
     with pytest.raises(TrivisionError, match="unknown model"):
         trivision.load("no-such-model")
+
+
+def test_a_colorizer_takes_other_decoding_settings_and_other_models_refuse_them(koala_weights, tiny_weights):
+    photo = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    own = trivision.load(str(koala_weights)).predict(photo)[0]["colorized"]
+    safer = trivision.load(str(koala_weights), prior_correction=1, temperature=1)
+    assert float(safer.loaded.model.temperature) == 1.0 and float(safer.loaded.model.prior_correction) == 1.0
+    assert not np.array_equal(safer.predict(photo)[0]["colorized"], own)
+    with pytest.raises(TrivisionError, match="colorize's decoding settings; model 'gender-tiny' is for task 'gender'"):
+        trivision.load(str(tiny_weights), temperature=1)

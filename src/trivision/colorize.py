@@ -88,6 +88,9 @@ def set_decoding(loaded: LoadedModel, prior_correction: float | None = None, tem
     if prior_correction is None and temperature is None:
         return
     from trivision.models.koala import Koala
+    if loaded.task != "colorize":
+        raise TrivisionError(f"--prior-correction and --temperature are colorize's decoding settings; model "
+                             f"'{loaded.meta['model']}' is for task '{loaded.task}'")
     if not isinstance(loaded.model, Koala):
         raise TrivisionError("--prior-correction and --temperature: an ONNX graph decodes as it was exported; "
                              "use the PyTorch weights (--runtime torch)")
