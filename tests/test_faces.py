@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trivision.faces import (LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, frame_face,
-                             frames_whole_photo)
+                             frames_whole_photo, photo_face)
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test extra) is not installed")
 
@@ -156,6 +156,26 @@ def test_a_photo_framed_like_lfw_is_recognised_as_its_own_frame():
     assert not frames_whole_photo(Box(90, 65, 120, 120), (side, side, 3))  # off centre by 10% of the side
     assert not frames_whole_photo(Box(65, 65, 120, 120), (side, 2 * side, 3))  # not square: a wider scene
     assert not frames_whole_photo(Box(65, 65, 120, 120), (600, 600, 3))  # a small face in a larger photo
+
+
+def test_the_photos_face_is_one_that_frames_it_before_the_central_one():
+    shape = (125, 125, 3)
+    true_face, hair = Box(36, 35, 55, 55), Box(41, 3, 70, 70)  # validation row 27's boxes: a false one over the hair
+    assert central_face([hair, true_face], shape) == hair  # the larger false box outweighs the centred face...
+    assert photo_face([hair, true_face], shape) == true_face  # ...but only the true face's frame is the photo
+    small = Box(80, 80, 20, 20)
+    assert photo_face([small, hair], shape) == central_face([small, hair], shape)  # none frames it: as before
+    assert photo_face([], shape) is None
+
+
+def test_evaluation_takes_the_face_that_frames_the_photo(monkeypatch):
+    from types import SimpleNamespace
+
+    import trivision.tasks.gender as gender
+    photo = np.random.default_rng(0).integers(0, 256, (125, 125, 3), dtype=np.uint8)
+    monkeypatch.setattr(gender, "detect_faces", lambda rgb: [Box(41, 3, 70, 70), Box(36, 35, 55, 55)])
+    view = gender.GenderTask().labelled_frame("detect", SimpleNamespace(meta={"frame_crop": 0.6}))(photo)
+    assert np.array_equal(view, central_part(photo, 0.6))  # the photo whole, not a frame around the hair box
 
 
 def test_detect_framing_uses_an_lfw_framed_photo_whole(astronaut, face_box):

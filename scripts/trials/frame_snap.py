@@ -2,10 +2,12 @@
 detector's box, against today's framing: on a gender run's validation images, whole frames and their central half
 (tight crops), as session 24 tried it (docs/experiments.md, Gender; rule runs/s24-frame-snap-rule.txt).
 
-    python scripts/trials/frame_snap.py RUN [--tta hflip] [--logit-bias female=0.5]
+    python scripts/trials/frame_snap.py RUN [--tta hflip] [--logit-bias female=0.5] [--any-box]
 
 A face not found is classified as it is, as `trivision evaluate` does. Prints, per part, how many photos snapped
-and (accuracy / balanced accuracy) without and with snapping.
+and (accuracy / balanced accuracy) without and with snapping. --any-box (session 24's second rule,
+runs/s24-snap-any-rule.txt): today is snapping the central face's box, against choosing any box that snaps
+(faces.photo_face) before the central one.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import torch
 from gender_cells import load_cell  # scripts/trials/gender_cells.py
 from trivision.data.images import decode_image
 from trivision.data.loading import resize
-from trivision.faces import central_face, central_part, detect_faces, frames_whole_photo
+from trivision.faces import central_face, central_part, detect_faces, frames_whole_photo, photo_face
 from trivision.tasks.gender import frame_crop, model_view
 
 
@@ -26,6 +28,7 @@ def main() -> None:
     ap.add_argument("--tta", default="hflip", choices=("none", "hflip"))
     ap.add_argument("--logit-bias", nargs="+", metavar="CLASS=B")
     ap.add_argument("--split", default="val", choices=("val", "test"))
+    ap.add_argument("--any-box", action="store_true", help="today: the central box snapped; against: any box")
     args = ap.parse_args()
     loaded, ds, scores = load_cell(args.run, args.tta, args.logit_bias, args.split)
     crop = frame_crop(loaded)
@@ -33,10 +36,16 @@ def main() -> None:
         today, snapped, n_snapped = [], [], 0
         for i in range(len(ds)):
             rgb = central_part(decode_image(ds.source(i)), part)
-            box = central_face(detect_faces(rgb), rgb.shape)
+            boxes = detect_faces(rgb)
+            box = central_face(boxes, rgb.shape)
             snap = box is not None and frames_whole_photo(box, rgb.shape)
+            if args.any_box:
+                today.append(resize(model_view(rgb, None if snap else box, crop), loaded.image_size))
+                box = photo_face(boxes, rgb.shape)
+                snap = box is not None and frames_whole_photo(box, rgb.shape)
+            else:
+                today.append(resize(model_view(rgb, box, crop), loaded.image_size))
             n_snapped += snap
-            today.append(resize(model_view(rgb, box, crop), loaded.image_size))
             snapped.append(resize(model_view(rgb, None if snap else box, crop), loaded.image_size))
         (a0, b0), (a1, b1) = (scores(loaded.probabilities(torch.stack(v))) for v in (today, snapped))
         print(f"{args.run}, {'whole frames' if part == 1 else 'central half'}: {n_snapped} of {len(ds)} snapped; "

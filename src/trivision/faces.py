@@ -104,6 +104,12 @@ def central_part(rgb: np.ndarray, fraction: float) -> np.ndarray:
     return rgb[top:top + ch, left:left + cw]
 
 
+def photo_face(boxes: list[Box], shape) -> Box | None:
+    """The face a photo of one person is about: one whose LFW frame is the photo itself (frames_whole_photo),
+    else the central one. A large false box over hair and forehead can outweigh the true face in central_face."""
+    return next((b for b in boxes if frames_whole_photo(b, shape)), None) or central_face(boxes, shape)
+
+
 def central_face(boxes: list[Box], shape) -> Box | None:
     """Of several faces, the one an already-framed photo is about: the one nearest the centre, weighted by size."""
     if not boxes:

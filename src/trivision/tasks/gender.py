@@ -6,7 +6,7 @@ import torch
 
 from trivision.config import Phase, TrainConfig
 from trivision.data.datasets import Dataset
-from trivision.faces import LFW_EXPAND, Box, central_face, central_part, detect_faces, frame_face, frames_whole_photo
+from trivision.faces import LFW_EXPAND, Box, central_part, detect_faces, frame_face, frames_whole_photo, photo_face
 from trivision.tasks.classify import ClassificationTask
 
 CLASSES = ["female", "male"]
@@ -56,13 +56,14 @@ class GenderTask(ClassificationTask):
         return [(b, detected_view(rgb, b, crop)) for b in detect_faces(rgb)]
 
     def labelled_frame(self, framing: str, loaded):
-        """For evaluation: a labelled photo is about one face, the central one; None when none is found."""
+        """For evaluation: a labelled photo is about one face, one that frames the photo or else the central one
+        (faces.photo_face); None when none is found."""
         crop = frame_crop(loaded)
 
         def frame(rgb: np.ndarray):
             if framing == "as-is":
                 return model_view(rgb, None, crop)
-            box = central_face(detect_faces(rgb), rgb.shape)
+            box = photo_face(detect_faces(rgb), rgb.shape)
             return None if box is None else detected_view(rgb, box, crop)
         return frame
 
