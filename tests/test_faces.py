@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from trivision.faces import (LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, frame_face,
-                             frames_whole_photo, photo_face)
+from trivision.faces import (LFW_EXPAND, MIN_FACE, Box, central_face, central_part, detect_faces, distinct_faces,
+                             frame_face, frames_whole_photo, photo_face)
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the test extra) is not installed")
 
@@ -176,6 +176,20 @@ def test_evaluation_takes_the_face_that_frames_the_photo(monkeypatch):
     monkeypatch.setattr(gender, "detect_faces", lambda rgb: [Box(41, 3, 70, 70), Box(36, 35, 55, 55)])
     view = gender.GenderTask().labelled_frame("detect", SimpleNamespace(meta={"frame_crop": 0.6}))(photo)
     assert np.array_equal(view, central_part(photo, 0.6))  # the photo whole, not a frame around the hair box
+
+
+def test_a_second_box_over_the_same_head_of_a_portrait_is_not_a_face(monkeypatch):
+    from types import SimpleNamespace
+
+    import trivision.tasks.gender as gender
+    shape = (125, 125, 3)
+    face, hair, beside = Box(36, 35, 55, 55), Box(41, 3, 70, 70), Box(95, 80, 25, 25)
+    assert distinct_faces([hair, face, beside], shape) == [face, beside]  # the hair box's centre is in the face's
+    assert distinct_faces([hair, beside], shape) == [hair, beside]  # no box frames the photo: all kept
+    photo = np.zeros(shape, np.uint8)
+    monkeypatch.setattr(gender, "detect_faces", lambda rgb: [hair, face])
+    frames = gender.GenderTask().frames(photo, "detect", SimpleNamespace(meta={}))
+    assert [box for box, _ in frames] == [face]
 
 
 def test_detect_framing_uses_an_lfw_framed_photo_whole(astronaut, face_box):

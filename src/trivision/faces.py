@@ -110,6 +110,16 @@ def photo_face(boxes: list[Box], shape) -> Box | None:
     return next((b for b in boxes if frames_whole_photo(b, shape)), None) or central_face(boxes, shape)
 
 
+def distinct_faces(boxes: list[Box], shape) -> list[Box]:
+    """`boxes` less those whose centre lies inside a box that frames the photo (frames_whole_photo): in a portrait
+    framed like LFW, a second box over the same head (hair and forehead) is the detector's mistake, not a face."""
+    own = [b for b in boxes if frames_whole_photo(b, shape)]
+
+    def inside(b: Box, o: Box) -> bool:
+        return o.x <= b.x + b.w / 2 <= o.x + o.w and o.y <= b.y + b.h / 2 <= o.y + o.h
+    return [b for b in boxes if b in own or not any(inside(b, o) for o in own)]
+
+
 def central_face(boxes: list[Box], shape) -> Box | None:
     """Of several faces, the one an already-framed photo is about: the one nearest the centre, weighted by size."""
     if not boxes:

@@ -6,7 +6,8 @@ import torch
 
 from trivision.config import Phase, TrainConfig
 from trivision.data.datasets import Dataset
-from trivision.faces import LFW_EXPAND, Box, central_part, detect_faces, frame_face, frames_whole_photo, photo_face
+from trivision.faces import (LFW_EXPAND, Box, central_part, detect_faces, distinct_faces, frame_face, frames_whole_photo,
+                             photo_face)
 from trivision.tasks.classify import ClassificationTask
 
 CLASSES = ["female", "male"]
@@ -53,7 +54,7 @@ class GenderTask(ClassificationTask):
         crop = frame_crop(loaded)
         if framing == "as-is":
             return [(None, model_view(rgb, None, crop))]
-        return [(b, detected_view(rgb, b, crop)) for b in detect_faces(rgb)]
+        return [(b, detected_view(rgb, b, crop)) for b in distinct_faces(detect_faces(rgb), rgb.shape)]
 
     def labelled_frame(self, framing: str, loaded):
         """For evaluation: a labelled photo is about one face, one that frames the photo or else the central one
