@@ -19,7 +19,15 @@ from gender_cells import load_cell  # scripts/trials/gender_cells.py
 from trivision.data.images import decode_image
 from trivision.data.loading import resize
 from trivision.faces import central_face, central_part, detect_faces, frames_whole_photo, photo_face
-from trivision.tasks.gender import frame_crop, model_view
+from trivision.tasks.gender import detected_view, frame_crop, model_view
+
+
+def view(rgb, box, crop: float, snap: bool):
+    """What the model sees of a face not found (the photo as it is), or of a detected box with or without snapping
+    (the product's detected_view, or the frame cut around the box as before session 24)."""
+    if box is None:
+        return model_view(rgb, None, crop)
+    return detected_view(rgb, box, crop) if snap else model_view(rgb, box, crop)
 
 
 def main() -> None:
@@ -37,16 +45,11 @@ def main() -> None:
         for i in range(len(ds)):
             rgb = central_part(decode_image(ds.source(i)), part)
             boxes = detect_faces(rgb)
-            box = central_face(boxes, rgb.shape)
-            snap = box is not None and frames_whole_photo(box, rgb.shape)
-            if args.any_box:
-                today.append(resize(model_view(rgb, None if snap else box, crop), loaded.image_size))
-                box = photo_face(boxes, rgb.shape)
-                snap = box is not None and frames_whole_photo(box, rgb.shape)
-            else:
-                today.append(resize(model_view(rgb, box, crop), loaded.image_size))
-            n_snapped += snap
-            snapped.append(resize(model_view(rgb, None if snap else box, crop), loaded.image_size))
+            central = central_face(boxes, rgb.shape)
+            box = photo_face(boxes, rgb.shape) if args.any_box else central
+            n_snapped += box is not None and frames_whole_photo(box, rgb.shape)
+            today.append(resize(view(rgb, central, crop, snap=args.any_box), loaded.image_size))
+            snapped.append(resize(view(rgb, box, crop, snap=True), loaded.image_size))
         (a0, b0), (a1, b1) = (scores(loaded.probabilities(torch.stack(v))) for v in (today, snapped))
         print(f"{args.run}, {'whole frames' if part == 1 else 'central half'}: {n_snapped} of {len(ds)} snapped; "
               f"today {a0:.2f} / {b0:.2f}; snapped {a1:.2f} / {b1:.2f}; gain {a1 - a0:+.2f} / {b1 - b0:+.2f}",

@@ -80,8 +80,6 @@ def cmd_evaluate(args) -> None:
         raise TrivisionError(f"--split {args.split} is one of a run's saved splits: add --run RUN")
     decoding = {k: v for k, v in (("prior_correction", args.prior_correction), ("temperature", args.temperature))
                 if v is not None}
-    if decoding and args.task != "colorize":
-        raise TrivisionError("--prior-correction and --temperature are colorize's decoding settings")
     result = evaluate(args.task, data=args.data, run=args.run, model=args.weights or args.model,
                       framing=args.framing, skip_bad=args.skip_bad, limit=args.limit, tta=args.tta,
                       which=args.split, bias=parse_logit_bias(args.logit_bias), size=args.image_size,

@@ -67,9 +67,9 @@ def evaluate(task_name: str, data: str | None = None, run: str | None = None, mo
     loaded.tta, loaded.bias = tta or "", bias
     if size:
         loaded.resize_to(size)  # before any photo: a network that takes one size only refuses here
+    from trivision.colorize import set_decoding
+    set_decoding(loaded, **(decoding or {}))  # colorize's; refused by any other task's model
     if task.label_column is None:  # colorize: every photo is scored against itself
-        from trivision.colorize import set_decoding
-        set_decoding(loaded, **(decoding or {}))
         in_use = {k: round(float(getattr(loaded.model, k)), 4) for k in ("prior_correction", "temperature")
                   if hasattr(loaded.model, k)}
         return {**task.evaluate(loaded, ds, skip_bad), "model": loaded.meta["model"], **in_use}

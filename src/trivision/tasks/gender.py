@@ -27,8 +27,7 @@ def model_view(rgb: np.ndarray, box: Box | None, crop: float) -> np.ndarray:
 
 def detected_view(rgb: np.ndarray, box: Box, crop: float) -> np.ndarray:
     """model_view of a detected face; a photo framed like LFW already is used whole rather than cut again around
-    the detector's jittery box (faces.frames_whole_photo; docs/experiments.md, Gender: +1.2 points of balanced
-    accuracy for gender-cnn on LFW frames, nothing changed on tight crops)."""
+    the detector's jittery box (faces.frames_whole_photo; chosen on validation: docs/experiments.md, Gender)."""
     return model_view(rgb, None if frames_whole_photo(box, rgb.shape) else box, crop)
 
 
