@@ -16,7 +16,7 @@ from conftest import REPO, SHARED_DATA, assert_one_error_line, cli, last_json, s
 from trivision.colorize import colorize_photo, load_colorizer
 from trivision.config import load_config
 from trivision.data.datasets import read_dataset
-from trivision.data.lab import ab_bins, lab_to_rgb_keeping_l, nearest_bin, rgb_to_lab
+from trivision.data.lab import ab_bins, lab_to_rgb_keeping_l, nearest_bin, photo_lab, rgb_to_lab
 from trivision.engine.checkpoint import load_weights
 from trivision.tasks import get_task
 from trivision.tasks.colorize import (cast_on_grey, colourfulness, mean_cast, meets_targets, psnr, rebalancing_weights,
@@ -76,6 +76,16 @@ def test_lab_round_trip():
     lab = rgb_to_lab(rgb)
     assert lab[:, 0].min() >= -1e-4 and lab[:, 0].max() <= 100 + 1e-3
     assert (lab_to_rgb_keeping_l(lab) - rgb).abs().max() < 1e-4  # in gamut: nothing to move
+
+
+def test_photo_lab_reads_a_uint8_photo():
+    photo = np.zeros((2, 3, 3), np.uint8)
+    photo[0, 0] = (255, 0, 0)
+    photo[1] = 255
+    lab = photo_lab(photo)
+    assert lab.shape == (1, 3, 2, 3) and lab.dtype == torch.float32
+    assert lab[0, 0, 1].max() > 99.9 and lab[0, 0, 0, 1] < 1e-3  # white, black
+    assert lab[0, 1, 0, 0] > 70 and lab[0, 1:, 1].abs().max() < 1e-2  # red's a*; white has none
 
 
 def test_out_of_gamut_colours_keep_their_lightness():

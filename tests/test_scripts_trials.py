@@ -1,4 +1,4 @@
-"""scripts/trials: the trials of sessions 23-24 run end to end on toy runs and print their verdicts."""
+"""scripts/trials: the trials of sessions 23-25 run end to end on toy runs and print their verdicts."""
 from __future__ import annotations
 
 import importlib.util
@@ -20,15 +20,22 @@ def test_colorize_decodings_scores_every_setting_and_gives_the_rules_verdict(koa
     code, _, err = cli("split", "colorize", "--data", str(photos), "--output-dir", str(run))
     assert code == 0, err
     script = str(REPO / "scripts/trials/colorize_decodings.py")
+    rows_of = {}
     for decoding, rows, extra in (("standard", 20, ()), ("step", 36, ()), ("gate", 80, ()),
-                                  ("offset", 20, ("--calibrate", "train", "--calibrate", f"{photos}:3"))):
+                                  ("offset", 20, ("--calibrate", "train", "--calibrate", f"{photos}:3")),
+                                  ("guided", 200, ())):
         done = run_python(script, "--photos-of", str(run), "--member", str(koala_weights), "--member",
                           str(koala_weights), "--tta", "hflip", "--decoding", decoding, *extra, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         lines = done.stdout.strip().splitlines()
-        assert len([ln for ln in lines if ln.startswith("| ")]) == rows
+        rows_of[decoding] = [ln for ln in lines if ln.startswith("| ")]
+        assert len(rows_of[decoding]) == rows
         assert "fails" in lines[-1] or "passes" in lines[-1]
-    assert any(ln.startswith("offsets from ") for ln in lines)
+        if decoding == "offset":
+            assert any(ln.startswith("offsets from ") for ln in lines)
+    # the guided grid's unfiltered rows are the standard decoding's: its own upsampling is compose's
+    unfiltered = [ln.replace(", no filter", "") for ln in rows_of["guided"] if ", no filter" in ln]
+    assert unfiltered == rows_of["standard"]
     refused = run_python(script, "--photos-of", str(run), "--member", str(koala_weights), "--decoding", "offset",
                          "--calibrate", "val")
     assert refused.returncode != 0 and "must not come from the photos they are scored on" in refused.stderr

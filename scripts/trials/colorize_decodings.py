@@ -2,7 +2,7 @@
 colourful decoding that beats grey by more than --margin-db must reach a colourfulness ratio of --min-ratio.
 
     python scripts/trials/colorize_decodings.py --photos-of RUN [--split val] --member M [--member M ...]
-                                                [--tta hflip] [--decoding standard|gain|step|gate|offset]
+                                                [--tta hflip] [--decoding standard|gain|step|gate|offset|guided]
                                                 [--calibrate train | --calibrate DIR:N ...]
 
 A member is a shipped name, a weights file, or RUN:best / RUN:last (a checkpoint of a colorize run). Members'
@@ -16,8 +16,11 @@ decoded with the first member's bins and rebalancing weights by every setting of
             where c = 1 - entropy / log(bins) of the network's distribution: chroma moves to the sure pixels;
   offset:   the standard decoding minus a constant a*b* offset per setting, the mean of (decoded - true a*b*) over
             the pixels of the --calibrate photos (the --photos-of run's train split, or a seeded random N of DIR's
-            colour photos), at the network's output resolution: the least-squares correction of a colour cast.
-Sessions 23 and 24 tried these (docs/experiments.md, Colorize; rules runs/s2[34]-koala-*-rule.txt); none is in the
+            colour photos), at the network's output resolution: the least-squares correction of a colour cast;
+  guided:   the standard decoding, upsampled to the photo's size, then a guided filter (He et al. 2010; kornia's
+            guided_blur) with the photo's own L as the guidance, window radius r px and eps (squared L/100 units):
+            colour edges follow the photo's lightness edges.
+Sessions 23-25 tried these (docs/experiments.md, Colorize; rules runs/s2[345]-koala-*-rule.txt); none is in the
 product.
 Reads the photos of one split only (never test unless --split test is asked for).
 """
@@ -31,25 +34,27 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from kornia.filters import guided_blur
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ship_colorize import PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, decoded_scores, row  # noqa: E402
-from trivision.colorize import network_outputs  # noqa: E402
+from trivision.colorize import compose, network_outputs  # noqa: E402
 from trivision.data.datasets import read_dataset  # noqa: E402
 from trivision.data.images import decode_image, is_grey  # noqa: E402
-from trivision.data.lab import rgb_to_lab  # noqa: E402
+from trivision.data.lab import photo_lab, rgb_to_lab  # noqa: E402
 from trivision.data.loading import resize  # noqa: E402
 from trivision.engine.checkpoint import load_weights  # noqa: E402
 from trivision.errors import TrivisionError  # noqa: E402
 from trivision.evaluate import run_test_split  # noqa: E402
 from trivision.inference import LoadedModel, load_model  # noqa: E402
 from trivision.models.koala import Koala  # noqa: E402
-from trivision.tasks.colorize import colourfulness  # noqa: E402
+from trivision.tasks.colorize import colourfulness, psnr, scores  # noqa: E402
 
 GAINS = (1.0, 1.25, 1.5, 1.75, 2.0)
 STEP_BOLD = list(product((0.0, 0.25, 0.5), (0.38, 1.0)))
 STEPS = (4, 8, 12, 16, 24, 32)
 GAMMAS = (0.0, 0.5, 1.0, 2.0)
+GUIDED = [(0, 0.0)] + list(product((4, 8, 16), (1e-4, 1e-3, 1e-2)))  # (radius px, eps); radius 0: no filter
 
 
 def member(spec: str) -> LoadedModel:
@@ -147,13 +152,47 @@ def decodings(kind: str, model, offsets=None):
             yield f"b = correction {a:g} T {t:g}, r {r:g}", step
 
 
+def scored(kind: str, first: LoadedModel, photos, outs, colour_orig, offsets=None):
+    """(label, scores) for every decoding of the --decoding grid."""
+    if kind == "guided":
+        yield from guided_rows(first, photos, outs, colour_orig)
+        return
+    for label, to_ab in decodings(kind, first.model, offsets):
+        first.model.to_ab = to_ab  # compose decodes through it
+        yield label, decoded_scores(first, photos, outs, colour_orig)
+
+
+@torch.no_grad()
+def guided_rows(first: LoadedModel, photos, outs, colour_orig):
+    """(label, scores) for every standard setting x GUIDED filter; each setting's a*b* decoded and upsampled once."""
+    model = first.model
+    lights = [photo_lab(rgb)[:, :1] / 100.0 for rgb in photos]
+    for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
+        full = []
+        for rgb, out in zip(photos, outs):
+            ab = annealed(model, out, a, t)
+            shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
+            full.append(F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False,
+                                      antialias=shrinking))
+        for radius, eps in GUIDED:
+            done = []
+            for rgb, out, light, ab in zip(photos, outs, lights, full):
+                refined = ab if radius == 0 else guided_blur(light, ab, 2 * radius + 1, eps)
+                model.to_ab = lambda _, refined=refined: refined  # compose's upsampling is then the identity
+                done.append(compose(first, rgb, out))
+            yield (f"correction {a:g}, T {t:g}, " + (f"guided r {radius} eps {eps:g}" if radius else "no filter"),
+                   scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
+                          [colourfulness(d.rgb) for d in done], colour_orig))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos-of", required=True, metavar="RUN", help="the colorize run whose split gives the photos")
     ap.add_argument("--split", default="val", choices=("val", "test", "train"))
     ap.add_argument("--member", action="append", required=True)
     ap.add_argument("--tta", default="none", choices=("none", "hflip"))
-    ap.add_argument("--decoding", default="standard", choices=("standard", "gain", "step", "gate", "offset"))
+    ap.add_argument("--decoding", default="standard",
+                    choices=("standard", "gain", "step", "gate", "offset", "guided"))
     ap.add_argument("--calibrate", action="append", metavar="train|DIR:N",
                     help="--decoding offset: the photos the offsets come from (never the scored split)")
     ap.add_argument("--seed", type=int, default=0, help="of --calibrate DIR:N's random sample")
@@ -173,9 +212,7 @@ def main() -> None:
     colour_orig = [colourfulness(rgb) for rgb in photos]
     first = members[0]
     best = None
-    for label, to_ab in decodings(args.decoding, first.model, offsets):
-        first.model.to_ab = to_ab  # compose decodes through it
-        r = decoded_scores(first, photos, outs, colour_orig)
+    for label, r in scored(args.decoding, first, photos, outs, colour_orig, offsets):
         print(row(label, r), flush=True)
         if r["psnr"] - r["psnr_grey"] > args.margin_db and (best is None or r["colourfulness_ratio"] > best[1]["colourfulness_ratio"]):
             best = (label, r)

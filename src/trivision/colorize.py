@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from trivision.data.images import decode_image, is_grey
-from trivision.data.lab import lab_to_rgb_keeping_l, rgb_to_lab
+from trivision.data.lab import lab_to_rgb_keeping_l, photo_lab, rgb_to_lab
 from trivision.data.loading import resize
 from trivision.errors import BadImage, TrivisionError
 from trivision.inference import LoadedModel, load_model
@@ -55,7 +55,7 @@ def network_outputs(loaded: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def compose(loaded: LoadedModel, rgb: np.ndarray, outputs: torch.Tensor) -> Colorized:
     """The photo's own L with the a*b* decoded from `outputs`, upsampled to the photo's size."""
-    light = rgb_to_lab(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255.0)[:, :1]
+    light = photo_lab(rgb)[:, :1]
     ab = loaded.model.to_ab(outputs)
     shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
     ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False, antialias=shrinking)

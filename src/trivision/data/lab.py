@@ -13,10 +13,15 @@ from functools import lru_cache
 import torch
 from kornia.color import lab_to_rgb, linear_rgb_to_rgb, rgb_to_lab, rgb_to_linear_rgb
 
-__all__ = ["AB_BIN", "ab_bins", "lab_to_rgb_keeping_l", "nearest_bin", "rgb_to_lab"]
+__all__ = ["AB_BIN", "ab_bins", "lab_to_rgb_keeping_l", "nearest_bin", "photo_lab", "rgb_to_lab"]
 
 AB_BIN = 10.0  # a*b* units per bin side
 LUMINANCE = (0.212671, 0.715160, 0.072169)  # linear RGB -> Y, the row kornia's rgb_to_xyz uses
+
+
+def photo_lab(rgb) -> torch.Tensor:
+    """An HxWx3 uint8 photo (numpy array) as Lab, (1, 3, H, W) float32."""
+    return rgb_to_lab(torch.as_tensor(rgb).permute(2, 0, 1)[None].float() / 255.0)
 
 
 def lab_to_rgb_keeping_l(lab: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ from trivision.config import Phase, TrainConfig
 from trivision.data.augment import AugmentConfig
 from trivision.data.datasets import Dataset
 from trivision.data.images import decode_image, is_grey
-from trivision.data.lab import nearest_bin, rgb_to_lab
+from trivision.data.lab import nearest_bin, photo_lab, rgb_to_lab
 from trivision.errors import BadImage, TrivisionError
 from trivision.models.koala import AB_SCALE
 
@@ -154,7 +154,7 @@ def cast_on_grey(colorized: np.ndarray, original: np.ndarray) -> tuple[float, fl
     """Where the original is grey (chroma under GREY_CHROMA), what colour the colorization gave it: the share of
     such pixels and their mean a*, b* and chroma (nan for a photo with none). A sepia-like cast shows as a*, b* > 0."""
     def ab(rgb):
-        return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0)[0, 1:].flatten(1)
+        return photo_lab(rgb)[0, 1:].flatten(1)
     grey = ab(original).norm(dim=0) < GREY_CHROMA
     if not grey.any():
         return 0.0, float("nan"), float("nan"), float("nan")
