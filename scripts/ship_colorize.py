@@ -98,7 +98,11 @@ def checkpoint_model(run_dir: Path, which: str, meta: dict, bin_weights: Callabl
 def decoded_scores(loaded: LoadedModel, photos: list[np.ndarray], outputs: list[torch.Tensor],
                    colour_orig: list[float]) -> dict:
     """The scores of `photos` colorized from the network's `outputs` by the model's current decoding."""
-    done = [compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)]
+    return colorized_scores([compose(loaded, rgb, out) for rgb, out in zip(photos, outputs)], colour_orig)
+
+
+def colorized_scores(done: list, colour_orig: list[float]) -> dict:
+    """The scores of colorized photos (colorize.Colorized), given their originals' colourfulness."""
     return scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
                   [colourfulness(d.rgb) for d in done], colour_orig)
 

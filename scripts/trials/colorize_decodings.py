@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from kornia.filters import guided_blur
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ship_colorize import PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, decoded_scores, row  # noqa: E402
+from ship_colorize import (PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, colorized_scores,  # noqa: E402
+                           decoded_scores, row)
 from trivision.colorize import compose, network_outputs  # noqa: E402
 from trivision.data.datasets import read_dataset  # noqa: E402
 from trivision.data.images import decode_image, is_grey  # noqa: E402
@@ -48,7 +49,7 @@ from trivision.errors import TrivisionError  # noqa: E402
 from trivision.evaluate import run_test_split  # noqa: E402
 from trivision.inference import LoadedModel, load_model  # noqa: E402
 from trivision.models.koala import Koala  # noqa: E402
-from trivision.tasks.colorize import colourfulness, psnr, scores  # noqa: E402
+from trivision.tasks.colorize import colourfulness  # noqa: E402
 
 GAINS = (1.0, 1.25, 1.5, 1.75, 2.0)
 STEP_BOLD = list(product((0.0, 0.25, 0.5), (0.38, 1.0)))
@@ -181,8 +182,7 @@ def guided_rows(first: LoadedModel, photos, outs, colour_orig):
                 model.to_ab = lambda _, refined=refined: refined  # compose's upsampling is then the identity
                 done.append(compose(first, rgb, out))
             yield (f"correction {a:g}, T {t:g}, " + (f"guided r {radius} eps {eps:g}" if radius else "no filter"),
-                   scores([psnr(d.rgb, d.original) for d in done], [psnr(d.grey, d.original) for d in done],
-                          [colourfulness(d.rgb) for d in done], colour_orig))
+                   colorized_scores(done, colour_orig))
 
 
 def main() -> None:
