@@ -83,11 +83,16 @@ def _toy_gender_run(toy_dir, weights, folder):
     return folder
 
 
+def _gender_trial_lines(script: str, run) -> list[str]:
+    """The stdout lines of a gender trial on a toy run, with a decision bias as gender-tiny's."""
+    done = run_python(str(REPO / "scripts/trials" / script), str(run), "--logit-bias", "female=0.5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()
+
+
 def test_framing_scales_compares_one_scale_with_their_mean(toy_dir, tiny_weights, tmp_path):
     run = _toy_gender_run(toy_dir, tiny_weights, tmp_path / "run")
-    done = run_python(str(REPO / "scripts/trials/framing_scales.py"), str(run), "--logit-bias", "female=0.5")
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    lines = _gender_trial_lines("framing_scales.py", run)
     assert len(lines) == 2 and "whole frames: one scale" in lines[0] and "central half" in lines[1]
     refused = run_python(str(REPO / "scripts/trials/framing_scales.py"), str(run), "--scales", "0.9,1.1")
     assert refused.returncode != 0 and "--scales must include 1" in refused.stderr
@@ -95,8 +100,6 @@ def test_framing_scales_compares_one_scale_with_their_mean(toy_dir, tiny_weights
 
 def test_frame_snap_compares_todays_framing_with_snapping(toy_dir, tiny_weights, tmp_path):
     run = _toy_gender_run(toy_dir, tiny_weights, tmp_path / "run")
-    done = run_python(str(REPO / "scripts/trials/frame_snap.py"), str(run), "--logit-bias", "female=0.5")
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    lines = _gender_trial_lines("frame_snap.py", run)
     assert len(lines) == 2 and "whole frames:" in lines[0] and "central half:" in lines[1]
     assert all(" snapped; today " in ln and "; gain " in ln for ln in lines)

@@ -39,7 +39,7 @@ from kornia.filters import guided_blur
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ship_colorize import (PRIOR_CORRECTIONS, TEMPERATURES, checkpoint_model, colorized_scores,  # noqa: E402
                            decoded_scores, row)
-from trivision.colorize import compose, network_outputs  # noqa: E402
+from trivision.colorize import compose, network_outputs, upsampled_ab  # noqa: E402
 from trivision.data.datasets import read_dataset  # noqa: E402
 from trivision.data.images import decode_image, is_grey  # noqa: E402
 from trivision.data.lab import photo_lab, rgb_to_lab  # noqa: E402
@@ -169,12 +169,7 @@ def guided_rows(first: LoadedModel, photos, outs, colour_orig):
     model = first.model
     lights = [photo_lab(rgb)[:, :1] / 100.0 for rgb in photos]
     for a, t in product(PRIOR_CORRECTIONS, TEMPERATURES):
-        full = []
-        for rgb, out in zip(photos, outs):
-            ab = annealed(model, out, a, t)
-            shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
-            full.append(F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False,
-                                      antialias=shrinking))
+        full = [upsampled_ab(annealed(model, out, a, t), rgb.shape[:2]) for rgb, out in zip(photos, outs)]
         for radius, eps in GUIDED:
             done = []
             for rgb, out, light, ab in zip(photos, outs, lights, full):

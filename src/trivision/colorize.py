@@ -52,13 +52,17 @@ def network_outputs(loaded: LoadedModel, rgb: np.ndarray) -> torch.Tensor:
     return loaded.model(rgb_to_lab(small)[:, :1] / 100.0)
 
 
+def upsampled_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, 2, h, w) a*b* resized to a photo's (height, width): bilinear, antialiased where it shrinks."""
+    shrinking = ab.shape[-2] > size[0] or ab.shape[-1] > size[1]
+    return F.interpolate(ab, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
 @torch.no_grad()
 def compose(loaded: LoadedModel, rgb: np.ndarray, outputs: torch.Tensor) -> Colorized:
     """The photo's own L with the a*b* decoded from `outputs`, upsampled to the photo's size."""
     light = photo_lab(rgb)[:, :1]
-    ab = loaded.model.to_ab(outputs)
-    shrinking = ab.shape[-2] > rgb.shape[0] or ab.shape[-1] > rgb.shape[1]
-    ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False, antialias=shrinking)
+    ab = upsampled_ab(loaded.model.to_ab(outputs), rgb.shape[:2])
     colour = lab_to_rgb_keeping_l(torch.cat([light, ab], 1))
     grey = lab_to_rgb_keeping_l(torch.cat([light, torch.zeros_like(ab)], 1))
     return Colorized(_to_uint8(colour), _to_uint8(grey), rgb, not is_grey(rgb))
