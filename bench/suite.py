@@ -11,7 +11,7 @@ Runs, each in its own process, from bench/:
   2x, gender-tiny at least 3x);
 - flops.py (how close those speeds come to this CPU's fp32 limit) and profile_train.py (where a training
   step's time goes), per model;
-- inference_speed.py, cars_speed.py and colorize_speed.py, which take their own medians.
+- inference_speed.py, cars_speed.py, colorize_speed.py and allocator.py, which take their own medians.
 A script that is missing or fails is reported in one line and the rest go on; the exit status is then 1.
 --quick runs every benchmark at smoke-test sizes, one round (a test uses it); its figures mean nothing.
 RESULTS.md holds the machine (CPU, cores), date, versions, the command, the wall time and every table.
@@ -41,7 +41,7 @@ MODELS = ("gender-cnn", "gender-tiny")
 FRAMEWORKS = ("trivision", "keras")
 TARGET_RATIO = {"gender-cnn": 2.0, "gender-tiny": 3.0}  # trivision / Keras training images/s, from the issue
 BENCHMARKS = ("train_speed", "flops", "profile_train", "inference_speed", "eval_batch", "cars_speed",
-              "colorize_speed")
+              "colorize_speed", "allocator")
 PACKAGES = ("torch", "torchvision", "onnxruntime", "onnx", "kornia", "opencv-python-headless", "numpy",
             "tensorflow", "tensorflow-cpu", "keras")
 # smoke-test sizes for --quick: enough to run every code path once
@@ -56,6 +56,8 @@ QUICK = {
                    "--epochs", "2", "--steps", "1"],
     "colorize_speed": ["--images", "8", "--image-size", "64", "--batch-size", "4", "--steps", "1", "--epochs", "2",
                        "--repeats", "1"],
+    "allocator": ["--workloads", "gender-tiny", "--image-sizes", "32", "--batch-size", "4", "--epochs", "2",
+                  "--steps", "1"],
 }
 
 
@@ -224,7 +226,8 @@ def main() -> int:
     for name, title in (("inference_speed", "Inference: latency and throughput of the shipped models"),
                         ("eval_batch", "Evaluation throughput against the batch size (engine/batching.py)"),
                         ("cars_speed", "Cars: cached frozen-backbone features, bcnn against bcnn-lowdim"),
-                        ("colorize_speed", "Colorize: training images/s and time per photo")):
+                        ("colorize_speed", "Colorize: training images/s and time per photo"),
+                        ("allocator", "Training steps under each CPU allocator policy (engine/allocator.py)")):
         if name in args.only:
             sections.append(section(title, name, run_bench(name, options(name)), summary))
 

@@ -182,6 +182,10 @@ def test_bad_settings(tmp_path):
             None, _cfg(), tmp_path, log=lambda s: None)
     with pytest.raises(TrivisionError, match="unknown optimizer 'lbfgs'"):
         fit(_model(), ClassificationTask(), _data(), None, _cfg(optimizer="lbfgs"), tmp_path / "o", log=lambda s: None)
+    with pytest.raises(TrivisionError, match="cpu_allocator must be retain or system, got 'tcmalloc'"):
+        fit(_model(), ClassificationTask(), _data(), None, _cfg(cpu_allocator="tcmalloc"), tmp_path / "a",
+            log=lambda s: None)
+    assert not (tmp_path / "a").exists()  # refused before the run folder is made
 
 
 @pytest.mark.parametrize("optimizer, schedule, warmup", [("sgd", "constant", 0.0), ("adamw", "cosine", 1.0)])

@@ -62,6 +62,8 @@ class TrainConfig:
     resume: str = ""                  # '' | 'auto' (output_dir's last.pt) | a checkpoint path
     threads: int = 0                  # 0: torch's default
     channels_last: bool = True
+    cpu_allocator: str = "retain"     # retain: glibc keeps freed memory for the next step instead of returning it
+                                      # to the OS (engine/allocator.py; faster, higher peak memory) | system
     precision: str = "fp32"           # the training step's arithmetic: fp32 | bf16 (autocast: weights, optimizer
                                       # and loss stay fp32; evaluation is fp32). bf16 pays on GPUs and on CPUs
                                       # with AMX or AVX-512 BF16; on AVX2 alone it is slower
