@@ -45,3 +45,35 @@ def test_an_unknown_allocator_is_one_clear_error():
 
 def test_system_changes_nothing():
     assert use_allocator("system") is False
+
+
+# Trains gender-tiny for 3 steps on one thread and prints a digest of its weights.
+TRAIN = """
+import hashlib, sys, tempfile, torch
+from dataclasses import replace
+from pathlib import Path
+from trivision.config import Phase
+from trivision.engine.fit import TensorData, fit
+from trivision.models import create_model
+from trivision.tasks import get_task
+task = get_task("gender")
+cfg = replace(task.default_config(), model="gender-tiny", image_size=48, batch_size=16, steps_per_epoch=3, threads=1,
+              phases=[Phase("train", epochs=1, lr=1e-3)], cpu_allocator=sys.argv[1], device="cpu")
+g = torch.Generator().manual_seed(0)
+data = TensorData(torch.randint(0, 256, (32, 3, 48, 48), dtype=torch.uint8, generator=g),
+                  torch.randint(0, 2, (32,), generator=g))
+torch.manual_seed(0)
+model = create_model("gender-tiny", image_size=48)
+with tempfile.TemporaryDirectory() as run_dir:
+    fit(model, task, data, None, cfg, Path(run_dir), log=lambda line: None)
+digest = hashlib.sha256()
+for name, tensor in sorted(model.state_dict().items()):
+    digest.update(tensor.contiguous().numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_the_allocator_changes_no_result():
+    weights = {a: subprocess.run([sys.executable, "-c", TRAIN, a], capture_output=True, text=True, check=True)
+               .stdout.split()[-1] for a in ("retain", "system")}
+    assert weights["retain"] == weights["system"]
