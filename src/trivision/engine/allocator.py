@@ -22,11 +22,15 @@ M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt's parameter numbers (malloc.h)
 TRIM_THRESHOLD = 2**31 - 1  # the largest value mallopt takes (an int): free memory is kept up to 2 GB over need
 
 
+def check_allocator(name: str) -> None:
+    if name not in ALLOCATORS:
+        raise TrivisionError(f"cpu_allocator must be {' or '.join(ALLOCATORS)}, got '{name}'")
+
+
 def use_allocator(name: str) -> bool:
     """Set this process's CPU allocator policy (cfg.cpu_allocator). True when glibc took the setting;
     'system' leaves the allocator as it is."""
-    if name not in ALLOCATORS:
-        raise TrivisionError(f"cpu_allocator must be {' or '.join(ALLOCATORS)}, got '{name}'")
+    check_allocator(name)
     if name == "system":
         return False
     mallopt = _glibc_mallopt()

@@ -32,7 +32,7 @@ from trivision.config import Phase, TrainConfig, save_config
 from trivision.data.augment import augment_batch, build_augment
 from trivision.data.mixing import build_mixing
 from trivision.engine import distributed, report
-from trivision.engine.allocator import ALLOCATORS, use_allocator
+from trivision.engine.allocator import check_allocator, use_allocator
 from trivision.engine.batching import evaluation_batch_size
 from trivision.engine.cache import build_cache, can_cache
 from trivision.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -141,8 +141,7 @@ def fit(model: nn.Module, task: Trainable, train: TensorData, val: TensorData | 
         raise TrivisionError(f"keep must be best or last (the weights a run ends with), got '{cfg.keep}'")
     if cfg.precision not in PRECISIONS:
         raise TrivisionError(f"precision must be {' or '.join(PRECISIONS)}, got '{cfg.precision}'")
-    if cfg.cpu_allocator not in ALLOCATORS:
-        raise TrivisionError(f"cpu_allocator must be {' or '.join(ALLOCATORS)}, got '{cfg.cpu_allocator}'")
+    check_allocator(cfg.cpu_allocator)
     rank, world = distributed.rank(), distributed.world_size()
     main = rank == 0
     if not main:
