@@ -45,13 +45,6 @@ WORKLOADS = {
 }
 
 
-def peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise TrivisionError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
-
-
 def measure(workload: str, size: int, batch: int, allocator: str, epochs: int, steps: int) -> dict:
     """In this (fresh) process: `epochs` epochs of `steps` training steps, every layer training."""
     task_name, model_name, _, _ = WORKLOADS[workload]
@@ -72,7 +65,7 @@ def measure(workload: str, size: int, batch: int, allocator: str, epochs: int, s
     seconds = [r["seconds"] / steps for r in history]
     return {"workload": workload, "model": model_name, "image_size": size, "batch": batch, "allocator": allocator,
             "step_s": statistics.median(seconds[1:]), "first_epoch_step_s": seconds[0],
-            "peak_rss_mib": peak_rss_mib()}
+            "peak_rss_mib": common.peak_rss_mib()}
 
 
 def in_fresh_process(args, workload: str, size: int, batch: int, allocator: str) -> dict:

@@ -103,15 +103,6 @@ def frozen_phase_epochs(args, cfg, data: TensorData, classes: int) -> list[dict]
     return rows
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (Linux's VmHWM, which, unlike getrusage's maxrss, does not
-    carry the parent's peak over into a child process)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise TrivisionError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")
-
-
 def step_seconds(trained: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, steps: int) -> float:
     """Median seconds of an Adam training step of `trained` on one batch (after one warm-up step)."""
     task, opt = CarsTask(), torch.optim.Adam([p for p in trained.parameters() if p.requires_grad], lr=1e-4)
@@ -133,7 +124,7 @@ def measure_variant(args, cfg, model_name: str, phase: Phase) -> dict:
     batch = min(args.batch_size, len(data))
     images, targets = data.images[:batch].float() / 255.0, data.targets[:batch]
     images = images.contiguous(memory_format=torch.channels_last)  # the engine's layout
-    baseline = peak_rss_mib()
+    baseline = common.peak_rss_mib()
     torch.manual_seed(0)
     model = create_model(model_name, num_classes=classes, backbone=cfg.backbone, pretrained=False)
     model = model.to(memory_format=torch.channels_last)
@@ -145,7 +136,7 @@ def measure_variant(args, cfg, model_name: str, phase: Phase) -> dict:
     else:
         seconds = step_seconds(model, images, targets, args.steps)
     return {"model": model_name, "phase": phase.name, "batch": batch, "step_s": seconds, "params": param_counts(model),
-            "peak_rss_mib": peak_rss_mib(), "rss_before_model_mib": baseline}
+            "peak_rss_mib": common.peak_rss_mib(), "rss_before_model_mib": baseline}
 
 
 def run_in_fresh_process(model_name: str, phase: str) -> dict:

@@ -39,3 +39,12 @@ def print_report(rows: list[dict], columns: list[str], align: str, cells) -> Non
     """A table for people (`cells(row)` gives a row's cells), then the rows as the last line, in JSON."""
     print(markdown_table(columns, [cells(r) for r in rows], align))
     print(json.dumps(rows))
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (Linux's VmHWM, which, unlike getrusage's maxrss, does not
+    carry the parent's peak over into a child process)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise TrivisionError("no VmHWM in /proc/self/status: peak memory is measured on Linux only")

@@ -2,12 +2,13 @@
 
 A training step allocates and frees activations of tens to hundreds of MB (bcnn-lowdim at 448x448, batch 32:
 200 MB for the first convolution's output alone). glibc's malloc serves every block over its mmap threshold
-(128 KB at first, rising with the blocks freed to at most 32 MB) with a fresh mmap and unmaps it on free, and gives the top of its heap back to the OS past
-the trim threshold; so every step faults the same memory in again, page by page, in the kernel. Telling it
-to keep what it frees (no mmap'd blocks, a 2 GB trim threshold) is what jemalloc and tcmalloc, which
-PyTorch's CPU tuning guide recommends, do by design, without a preloaded library. Measured by
-`python bench/allocator.py` (bench/RESULTS.md); the price is a higher peak of resident memory, since freed
-blocks stay in the process. glibc only: elsewhere (macOS, Windows, musl) nothing changes.
+(128 KB at first, rising with the blocks freed to at most 32 MB) with a fresh mmap and unmaps it on free, and
+gives the top of its heap back to the OS past the trim threshold; so every step faults the same memory in
+again, page by page, in the kernel. Telling it to keep what it frees (no mmap'd blocks, a 2 GB trim
+threshold) is what jemalloc and tcmalloc, which PyTorch's CPU tuning guide recommends, do by design, without
+a preloaded library. Measured by `python bench/allocator.py` (README, Speed); the price is a higher peak of
+resident memory, since freed blocks stay in the process. glibc only: elsewhere (macOS, Windows, musl) nothing
+changes.
 """
 from __future__ import annotations
 
